@@ -1,0 +1,192 @@
+package dev.quantspec;
+
+import dev.quantspec.cpu.CpuTransformer;
+import dev.quantspec.cpu.WorkerPool;
+import dev.quantspec.generate.GenerationListener;
+import dev.quantspec.generate.GenerationRequest;
+import dev.quantspec.generate.GenerationResult;
+import dev.quantspec.generate.Generator;
+import dev.quantspec.model.LlamaConfig;
+import dev.quantspec.model.LlamaWeights;
+import dev.quantspec.quant.Q4Matrix;
+import dev.quantspec.safetensors.WeightFiles;
+import dev.quantspec.tensor.Simd;
+import dev.quantspec.tokenizer.ChatMessage;
+import dev.quantspec.tokenizer.ChatTemplate;
+import dev.quantspec.tokenizer.Tokenizer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A Llama model loaded from a Hugging Face folder, ready to generate: the entry point of the
+ * engine. Thread-safe; requests are queued and run one at a time. Close it to release the mapped
+ * weight files and the worker threads.
+ */
+public final class QuantSpecEngine implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(QuantSpecEngine.class);
+
+    private final Path modelDir;
+    private final LlamaConfig config;
+    private final Tokenizer tokenizer;
+    private final ChatTemplate chatTemplate;
+    private final WeightFiles files;
+    private final WorkerPool pool;
+    private final LlamaWeights target;
+    private final EngineOptions options;
+    private final Generator generator;
+    private final Backend backend;
+    private volatile LlamaWeights draft;
+
+    private QuantSpecEngine(Path modelDir, LlamaConfig config, Tokenizer tokenizer, ChatTemplate chatTemplate,
+                            WeightFiles files, EngineOptions options, Backend backend) {
+        this.modelDir = modelDir;
+        this.config = config;
+        this.tokenizer = tokenizer;
+        this.chatTemplate = chatTemplate;
+        this.files = files;
+        this.options = options;
+        this.backend = backend;
+        this.target = LlamaWeights.load(config, files);
+        int context = options.contextLength() > 0 ? options.contextLength() : config.maxPositionEmbeddings();
+        if (context > config.maxPositionEmbeddings()) {
+            LOG.warn("QuantSpec: context length {} is beyond the {} positions {} declares (max_position_embeddings); "
+                    + "quality past them is the model's own business", context, config.maxPositionEmbeddings(), modelDir.getFileName());
+        }
+        this.pool = new WorkerPool(options.threads());
+        CpuTransformer model = new CpuTransformer(config, pool, context);
+        this.generator = new Generator(config, model, target, this::draftWeights, tokenizer, options, context);
+    }
+
+    /**
+     * Loads the model in {@code modelDir} (config.json, safetensors, tokenizer.json,
+     * tokenizer_config.json).
+     *
+     * @throws ModelFormatException for missing, corrupt or unsupported files
+     */
+    public static QuantSpecEngine load(Path modelDir, EngineOptions options) {
+        if (!Files.isDirectory(modelDir)) {
+            throw new ModelFormatException("model folder " + modelDir.toAbsolutePath() + " does not exist or is not a folder");
+        }
+        Backend backend = chooseBackend(options.backend());
+        LlamaConfig config = LlamaConfig.load(modelDir);
+        Tokenizer tokenizer = Tokenizer.load(modelDir.resolve("tokenizer.json"));
+        Path tokenizerConfig = modelDir.resolve("tokenizer_config.json");
+        ChatTemplate template = Files.exists(tokenizerConfig) ? ChatTemplate.fromTokenizerConfig(tokenizerConfig) : null;
+        WeightFiles files = WeightFiles.open(modelDir);
+        try {
+            long t0 = System.nanoTime();
+            QuantSpecEngine engine = new QuantSpecEngine(modelDir, config, tokenizer, template, files, options, backend);
+            LOG.info("QuantSpec: loaded {} ({} layers, hidden {}, {} MB of weights) on the {} backend, {}, {} threads, in {} ms",
+                    modelDir.getFileName(), config.numLayers(), config.hiddenSize(),
+                    engine.target.matrixBytes() / 1_000_000, backend.name().toLowerCase(), Simd.describe(),
+                    options.threads(), (System.nanoTime() - t0) / 1_000_000);
+            return engine;
+        } catch (RuntimeException e) {
+            files.close();
+            throw e;
+        }
+    }
+
+    private static Backend chooseBackend(Backend requested) {
+        return switch (requested) {
+            case CPU -> Backend.CPU;
+            case AUTO -> Backend.CPU; // the CUDA backend is not wired into generation yet
+            case CUDA -> throw new QuantSpecException("backend=cuda was requested, but this build's CUDA backend "
+                    + "cannot run whole models yet; use backend=cpu (or auto)");
+        };
+    }
+
+    public LlamaConfig config() {
+        return config;
+    }
+
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public Path modelDir() {
+        return modelDir;
+    }
+
+    public Backend backend() {
+        return backend;
+    }
+
+    public EngineOptions options() {
+        return options;
+    }
+
+    public int contextLength() {
+        return generator.contextLength();
+    }
+
+    /** The model's chat template, or a clear error when tokenizer_config.json has none. */
+    public ChatTemplate chatTemplate() {
+        if (chatTemplate == null) {
+            throw new ModelFormatException("no tokenizer_config.json with a chat_template in " + modelDir);
+        }
+        return chatTemplate;
+    }
+
+    /** Renders messages with the chat template and tokenizes them (the template adds BOS itself). */
+    public int[] encodeChat(List<ChatMessage> messages) {
+        return tokenizer.encode(chatTemplate().render(messages, true), false);
+    }
+
+    public GenerationResult generate(GenerationRequest request) {
+        return generate(request, GenerationListener.NONE, () -> false);
+    }
+
+    public GenerationResult generate(GenerationRequest request, GenerationListener listener, BooleanSupplier cancelled) {
+        return generator.generate(request, listener, cancelled);
+    }
+
+    /** The draft: the target with the configured projections in group-wise 4 bits, built on first use. */
+    public LlamaWeights draftWeights() {
+        LlamaWeights d = draft;
+        if (d == null) {
+            synchronized (this) {
+                d = draft;
+                if (d == null) {
+                    long t0 = System.nanoTime();
+                    d = target.mapLayerMatrices((which, m) -> options.draftProjections().contains(which)
+                            ? Q4Matrix.quantize(m, options.draftWeightGroupSize()) : m);
+                    LOG.info("QuantSpec: 4-bit draft of {} built in {} ms; it adds {} MB ({} projections: {})",
+                            modelDir.getFileName(), (System.nanoTime() - t0) / 1_000_000,
+                            String.format("%.2f", draftExtraBytes(d) / 1e6), options.draftProjections().size(),
+                            options.draftProjections());
+                    draft = d;
+                }
+            }
+        }
+        return d;
+    }
+
+    /** Bytes the draft adds beside the target (its 4-bit matrices; everything else is shared). */
+    public long draftExtraBytes(LlamaWeights d) {
+        long extra = 0;
+        for (int i = 0; i < d.layers().length; i++) {
+            var t = target.layers()[i];
+            var q = d.layers()[i];
+            extra += (q.wq() != t.wq() ? q.wq().byteSize() : 0) + (q.wk() != t.wk() ? q.wk().byteSize() : 0)
+                    + (q.wv() != t.wv() ? q.wv().byteSize() : 0) + (q.wo() != t.wo() ? q.wo().byteSize() : 0)
+                    + (q.wGate() != t.wGate() ? q.wGate().byteSize() : 0) + (q.wUp() != t.wUp() ? q.wUp().byteSize() : 0)
+                    + (q.wDown() != t.wDown() ? q.wDown().byteSize() : 0);
+        }
+        return extra;
+    }
+
+    public LlamaWeights targetWeights() {
+        return target;
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+        files.close();
+    }
+}
