@@ -1,0 +1,53 @@
+package dev.quantspec.langchain4j;
+
+import dev.langchain4j.exception.InvalidRequestException;
+import dev.langchain4j.model.chat.StreamingChatModel;
+import dev.langchain4j.model.chat.common.AbstractStreamingChatModelListenerIT;
+import dev.langchain4j.model.chat.listener.ChatModelListener;
+import dev.quantspec.QuantSpecEngine;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+
+/** LangChain4j's listener suite for {@link StreamingChatModel}; the failing model as in the blocking one. */
+class QuantSpecStreamingChatModelListenerSuiteTest extends AbstractStreamingChatModelListenerIT {
+    private static QuantSpecEngine engine;
+    private static QuantSpecEngine tinyContextEngine;
+
+    @BeforeAll
+    static void loadModel() {
+        engine = TestModels.loadQsTiny(128);
+        tinyContextEngine = TestModels.loadQsTiny(8);
+    }
+
+    @AfterAll
+    static void closeModel() {
+        engine.close();
+        tinyContextEngine.close();
+    }
+
+    @Override
+    protected StreamingChatModel createModel(ChatModelListener listener) {
+        return QuantSpecStreamingChatModel.builder().engine(engine).modelName(modelName()).temperature(temperature())
+                .topP(topP()).maxOutputTokens(maxTokens()).listeners(listener).build();
+    }
+
+    @Override
+    protected String modelName() {
+        return "qs-tiny";
+    }
+
+    @Override
+    protected StreamingChatModel createFailingModel(ChatModelListener listener) {
+        return QuantSpecStreamingChatModel.builder().engine(tinyContextEngine).listeners(listener).build();
+    }
+
+    @Override
+    protected Class<? extends Exception> expectedExceptionClass() {
+        return InvalidRequestException.class;
+    }
+
+    @Override
+    protected boolean supportsTools() {
+        return false;
+    }
+}
