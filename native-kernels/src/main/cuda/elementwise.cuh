@@ -1,0 +1,146 @@
+// The small per-step kernels of a decode step: each touches a few vectors of the model's width,
+// so they are written for clarity; together they move less than 1% of a step's bytes.
+#pragma once
+#include "common.cuh"
+
+// out[d] = table[token][d] as fp32.
+//   table bf16 [vocab][dim], token int[1] on the device (so a captured graph can replay it),
+//   out fp32 [dim].
+// grid: any (grid-stride), block: any. A token outside [0, vocab) writes NaN, which the host's
+// checks and every later comparison make visible instead of reading out of bounds.
+extern "C" __global__ void qs_embedding_bf16(const __nv_bfloat16* __restrict__ table,
+                                             const int* __restrict__ token,
+                                             float* __restrict__ out, int dim, int vocab) {
+    const int t = *token;
+    const bool valid = t >= 0 && t < vocab;
+    for (int d = blockIdx.x * blockDim.x + threadIdx.x; d < dim; d += gridDim.x * blockDim.x) {
+        out[d] = valid ? __bfloat162float(table[(size_t)t * dim + d]) : __int_as_float(0x7fc00000);
+    }
+}
+
+// RMSNorm of one row per block: out = x / sqrt(mean(x^2) + eps) * weight, all in fp32.
+//   x fp32 [rows][dim], weight bf16 [dim], out fp32 [rows][dim].
+// grid: rows, block: a multiple of 32 up to 1024 (256 is plenty for dim 4096).
+extern "C" __global__ void qs_rmsnorm(const float* __restrict__ x,
+                                      const __nv_bfloat16* __restrict__ weight,
+                                      float* __restrict__ out, int dim, float eps) {
+    __shared__ float scratch[32];
+    const float* xr = x + (size_t)blockIdx.x * dim;
+    float* outr = out + (size_t)blockIdx.x * dim;
+    float sumSq = 0.0f;
+    for (int d = threadIdx.x; d < dim; d += blockDim.x) sumSq = fmaf(xr[d], xr[d], sumSq);
+    const float total = qs_block_sum(sumSq, scratch);
+    const float inv = rsqrtf(total / (float)dim + eps);
+    for (int d = threadIdx.x; d < dim; d += blockDim.x) {
+        outr[d] = xr[d] * inv * __bfloat162float(weight[d]);
+    }
+}
+
+// Rotary position embedding, Hugging Face "rotate half" layout: dimension i pairs with
+// i + headDim/2, both rotated by the angle position * invFreq[i].
+//   q fp32 [nHeads][headDim] and k fp32 [nKvHeads][headDim], rotated in place;
+//   invFreq fp32 [headDim/2] (computed on the host, so rope scaling variants need no new kernel);
+//   position int[1] on the device.
+// grid: nHeads + nKvHeads (one head per block), block: headDim/2.
+// The angle is the fp32 product, like the reference implementation; sincosf (not the fast
+// intrinsic) keeps large angles (128K positions) accurate.
+extern "C" __global__ void qs_rope(float* __restrict__ q, float* __restrict__ k,
+                                   const float* __restrict__ invFreq,
+                                   const int* __restrict__ position,
+                                   int nHeads, int headDim) {
+    const int head = blockIdx.x;
+    float* v = head < nHeads ? q + (size_t)head * headDim : k + (size_t)(head - nHeads) * headDim;
+    const int half = headDim >> 1;
+    const int i = threadIdx.x;
+    if (i >= half) return;
+    const float angle = __fmul_rn((float)*position, invFreq[i]);
+    float s, c;
+    sincosf(angle, &s, &c);
+    const float x1 = v[i], x2 = v[i + half];
+    v[i] = x1 * c - x2 * s;
+    v[i + half] = x2 * c + x1 * s;
+}
+
+// SwiGLU: out[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)).
+//   gate, up, out fp32 [n] (out may alias gate). grid-stride: any grid and block.
+extern "C" __global__ void qs_swiglu(const float* gate, const float* __restrict__ up, float* out,
+                                     int n) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        const float g = gate[i];
+        out[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+// Residual connection: x[i] += y[i]. x, y fp32 [n]. grid-stride: any grid and block.
+extern "C" __global__ void qs_add_inplace(float* __restrict__ x, const float* __restrict__ y, int n) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        x[i] += y[i];
+    }
+}
+
+// Appends this step's key and value (after RoPE) to the fp16 cache at `position`.
+//   k, v fp32 [nKvHeads][headDim]; kCache, vCache fp16 [nKvHeads][maxSeq][headDim];
+//   position int[1] on the device; positions outside [0, maxSeq) are ignored (the host checks
+//   them before it launches, so this only guards memory).
+// grid: nKvHeads, block: headDim.
+extern "C" __global__ void qs_kv_append_f16(const float* __restrict__ k, const float* __restrict__ v,
+                                            __half* __restrict__ kCache, __half* __restrict__ vCache,
+                                            const int* __restrict__ position, int headDim,
+                                            int maxSeq) {
+    const int pos = *position;
+    const int head = blockIdx.x;
+    const int d = threadIdx.x;
+    if (pos < 0 || pos >= maxSeq || d >= headDim) return;
+    const size_t dst = ((size_t)head * maxSeq + pos) * headDim + d;
+    kCache[dst] = __float2half_rn(k[head * headDim + d]);
+    vCache[dst] = __float2half_rn(v[head * headDim + d]);
+}
+
+// Index of the largest value (the first one on ties, like the CPU backend); NaNs are ignored and
+// -1 is written when there is no number at all.
+//   x fp32 [n], out int[1]. grid: 1, block: ARGMAX_THREADS.
+constexpr int ARGMAX_THREADS = 1024;
+
+__device__ __forceinline__ void qs_argmax_pick(float& best, int& bestIdx, float v, int idx) {
+    // idx == -1 marks "nothing yet"; a smaller index wins a tie so the result is the first maximum.
+    if (idx >= 0 && (bestIdx < 0 || v > best || (v == best && idx < bestIdx))) {
+        best = v;
+        bestIdx = idx;
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(ARGMAX_THREADS)
+    qs_argmax(const float* __restrict__ x, int n, int* __restrict__ out) {
+    __shared__ float bestVal[ARGMAX_THREADS / 32];
+    __shared__ int bestIdxs[ARGMAX_THREADS / 32];
+    float best = 0.0f;
+    int bestIdx = -1;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        const float v = x[i];
+        if (!isnan(v)) qs_argmax_pick(best, bestIdx, v, i);
+    }
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        const float v = __shfl_xor_sync(QS_FULL_MASK, best, offset);
+        const int idx = __shfl_xor_sync(QS_FULL_MASK, bestIdx, offset);
+        qs_argmax_pick(best, bestIdx, v, idx);
+    }
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (lane == 0) {
+        bestVal[warp] = best;
+        bestIdxs[warp] = bestIdx;
+    }
+    __syncthreads();
+    if (warp == 0) {
+        const int warps = blockDim.x >> 5;
+        best = lane < warps ? bestVal[lane] : 0.0f;
+        bestIdx = lane < warps ? bestIdxs[lane] : -1;
+#pragma unroll
+        for (int offset = 16; offset > 0; offset >>= 1) {
+            const float v = __shfl_xor_sync(QS_FULL_MASK, best, offset);
+            const int idx = __shfl_xor_sync(QS_FULL_MASK, bestIdx, offset);
+            qs_argmax_pick(best, bestIdx, v, idx);
+        }
+        if (lane == 0) *out = bestIdx;
+    }
+}

@@ -1,0 +1,103 @@
+// Matrix-vector product for decode at batch 1: out[r] = sum_c W[r][c] * x[c].
+//   W   bf16 [rows][cols]  (row-major, the Hugging Face nn.Linear layout)
+//   x   fp32 [cols]        (16-byte aligned)
+//   out fp32 [rows]
+// A decode step is bound by reading the weights once, so the kernel is built to keep as many
+// 16-byte weight loads in flight as possible: each warp owns ROWS_PER_WARP rows, each lane loads
+// UNROLL 16-byte pieces of every one of its rows before it uses any of them, and the row sums are
+// finished with warp shuffles (no shared memory, no block-wide barrier).
+#pragma once
+#include "common.cuh"
+
+// Threads per block. Four warps keep blocks small, so the rows spread evenly over the 132 SMs of an
+// H200 even for 4096-row matrices (1024 blocks at one row per warp).
+constexpr int GEMV_THREADS = 128;
+constexpr int GEMV_WARPS = GEMV_THREADS / 32;
+
+// ROWS_PER_WARP: rows one warp reduces together; each x piece loaded is reused for all of them.
+// UNROLL:        16-byte pieces per row a lane loads before its first FMA (loads in flight).
+template <int ROWS_PER_WARP, int UNROLL>
+__device__ __forceinline__ void qs_gemv_bf16_body(const __nv_bfloat16* __restrict__ W,
+                                                  const float* __restrict__ x,
+                                                  float* __restrict__ out, int rows, int cols) {
+    const int lane = threadIdx.x & 31;
+    const int warpGlobal = blockIdx.x * GEMV_WARPS + (threadIdx.x >> 5);
+    const int row0 = warpGlobal * ROWS_PER_WARP;
+    if (row0 >= rows) return;  // uniform across the warp: no shuffle below runs half-empty
+
+    float acc[ROWS_PER_WARP];
+    const __nv_bfloat16* rowPtr[ROWS_PER_WARP];
+#pragma unroll
+    for (int r = 0; r < ROWS_PER_WARP; ++r) {
+        acc[r] = 0.0f;
+        // Rows past the end re-read row0 (always valid) and are discarded at the store.
+        const int row = row0 + r < rows ? row0 + r : row0;
+        rowPtr[r] = W + (size_t)row * cols;
+    }
+
+    if ((cols & 7) == 0) {
+        // Every row starts on a 16-byte boundary: vector path.
+        const int pieces = cols >> 3;  // 8 bf16 per 16-byte piece
+        int p = lane;
+        for (; p + (UNROLL - 1) * 32 < pieces; p += UNROLL * 32) {
+            uint4 w[ROWS_PER_WARP][UNROLL];
+#pragma unroll
+            for (int u = 0; u < UNROLL; ++u)
+#pragma unroll
+                for (int r = 0; r < ROWS_PER_WARP; ++r)
+                    w[r][u] = qs_load_stream16(rowPtr[r] + (size_t)(p + u * 32) * 8);
+#pragma unroll
+            for (int u = 0; u < UNROLL; ++u) {
+                const float4* xp = reinterpret_cast<const float4*>(x + (p + u * 32) * 8);
+                const float4 x0 = __ldg(xp), x1 = __ldg(xp + 1);
+                const float xv[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
+#pragma unroll
+                for (int r = 0; r < ROWS_PER_WARP; ++r) {
+                    float wf[8];
+                    qs_bf16x8_to_float(w[r][u], wf);
+#pragma unroll
+                    for (int i = 0; i < 8; ++i) acc[r] = fmaf(wf[i], xv[i], acc[r]);
+                }
+            }
+        }
+        for (; p < pieces; p += 32) {  // the remainder, one piece at a time
+            const float4* xp = reinterpret_cast<const float4*>(x + p * 8);
+            const float4 x0 = __ldg(xp), x1 = __ldg(xp + 1);
+            const float xv[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
+#pragma unroll
+            for (int r = 0; r < ROWS_PER_WARP; ++r) {
+                float wf[8];
+                qs_bf16x8_to_float(qs_load_stream16(rowPtr[r] + (size_t)p * 8), wf);
+#pragma unroll
+                for (int i = 0; i < 8; ++i) acc[r] = fmaf(wf[i], xv[i], acc[r]);
+            }
+        }
+    } else {
+        // Rows are not 16-byte aligned (cols % 8 != 0; no real model has this): scalar path.
+        for (int c = lane; c < cols; c += 32) {
+            const float xc = x[c];
+#pragma unroll
+            for (int r = 0; r < ROWS_PER_WARP; ++r)
+                acc[r] = fmaf(__bfloat162float(rowPtr[r][c]), xc, acc[r]);
+        }
+    }
+
+#pragma unroll
+    for (int r = 0; r < ROWS_PER_WARP; ++r) {
+        const float total = qs_warp_sum(acc[r]);
+        if (lane == 0 && row0 + r < rows) out[row0 + r] = total;
+    }
+}
+
+// The instantiations the host may launch; grid = ceil(rows / (GEMV_WARPS * ROWS_PER_WARP)),
+// block = GEMV_THREADS. The benchmark times them all at the real shapes; the host picks one.
+#define QS_GEMV_ENTRY(NAME, R, U)                                                              \
+    extern "C" __global__ void __launch_bounds__(GEMV_THREADS)                                 \
+        NAME(const __nv_bfloat16* __restrict__ W, const float* __restrict__ x,                 \
+             float* __restrict__ out, int rows, int cols) {                                    \
+        qs_gemv_bf16_body<R, U>(W, x, out, rows, cols);                                        \
+    }
+
+QS_GEMV_ENTRY(qs_gemv_bf16_r1, 1, 4)
+QS_GEMV_ENTRY(qs_gemv_bf16_r2, 2, 4)
+QS_GEMV_ENTRY(qs_gemv_bf16_r4, 4, 2)

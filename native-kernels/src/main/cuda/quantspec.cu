@@ -1,0 +1,5 @@
+// The single translation unit nvcc compiles into dev/quantspec/kernels/quantspec.fatbin.
+// One unit (rather than one fatbin per file) keeps the image to one cuModuleLoadData call.
+#include "elementwise.cuh"
+#include "gemv.cuh"
+#include "attention.cuh"

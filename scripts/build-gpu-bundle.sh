@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Builds the self-contained bundle that scripts/gpu-run.sh runs on the H200 host (which has no Java,
+# no Maven and no network) into the git-ignored folder .bundle/:
+#   jdk.tar.xz          a jlink'd JDK 17 runtime (unpacked to /tmp on the host)
+#   lib/*.jar           quantspec-core, native-kernels (with the fatbin), JavaCPP + CUDA presets,
+#                       the JUnit console launcher and the test libraries
+#   test-classes/       quantspec-core's compiled tests
+#   bench/              the peer benchmarks from ../shared/bench (so every comparison is side by side)
+#   shared/reference/   the Hugging Face reference outputs the GPU model test needs
+# Usage: scripts/build-gpu-bundle.sh [--cuda-only]
+#   --cuda-only  compile only dev.quantspec.cuda with javac (for when the rest of the tree does not
+#                build yet); the fatbin still comes from the native-kernels Maven build.
+# Then: run `scripts/gpu-run.sh` on the host with .bundle carried along.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bundle="$root/.bundle"
+m2="${M2_REPO:-$HOME/.m2/repository}"
+cd "$root"
+
+javacpp_version=1.5.13
+cuda_version=13.1-9.19-1.5.13
+junit_platform_version=1.14.1
+
+rm -rf "$bundle/lib" "$bundle/test-classes" "$bundle/bench"
+mkdir -p "$bundle/lib" "$bundle/test-classes" "$bundle/bench"
+
+if [[ "${1:-}" == "--cuda-only" ]]; then
+    mvn -q -o -pl native-kernels install
+    mvn -q -o -pl quantspec-core dependency:build-classpath -Dmdep.includeScope=test \
+        -Dmdep.outputFile="$bundle/classpath.txt"
+    work="$(mktemp -d)"
+    javac --release 17 -d "$work/main" -cp "$(cat "$bundle/classpath.txt")" \
+        quantspec-core/src/main/java/dev/quantspec/QuantSpecException.java \
+        quantspec-core/src/main/java/dev/quantspec/cuda/*.java
+    javac --release 17 -d "$bundle/test-classes" -cp "$work/main:$(cat "$bundle/classpath.txt")" \
+        quantspec-core/src/test/java/dev/quantspec/cuda/*.java
+    jar --create --file "$bundle/lib/quantspec-core.jar" -C "$work/main" .
+    rm -rf "$work"
+else
+    mvn -q -o -pl native-kernels,quantspec-core -am install -DskipTests
+    mvn -q -o -pl quantspec-core dependency:build-classpath -Dmdep.includeScope=test \
+        -Dmdep.outputFile="$bundle/classpath.txt"
+    cp quantspec-core/target/quantspec-core-*.jar "$bundle/lib/quantspec-core.jar"
+    cp -r quantspec-core/target/test-classes/. "$bundle/test-classes/"
+fi
+
+# Only the jars the GPU path and its tests need (not Jinjava, Guava, ...): the bundle travels.
+tr ':' '\n' < "$bundle/classpath.txt" | grep -E '/(native-kernels|javacpp|cuda|assertj-core|slf4j-api|slf4j-simple|jackson-databind|jackson-core|jackson-annotations)-[^/]*\.jar$' \
+    | xargs -I{} cp {} "$bundle/lib/"
+cp "$m2/org/junit/platform/junit-platform-console-standalone/$junit_platform_version/junit-platform-console-standalone-$junit_platform_version.jar" \
+    "$bundle/lib/"
+for jar in "javacpp/$javacpp_version/javacpp-$javacpp_version-linux-x86_64.jar" \
+           "cuda/$cuda_version/cuda-$cuda_version-linux-x86_64.jar"; do
+    [[ -f "$bundle/lib/$(basename "$jar")" ]] || cp "$m2/org/bytedeco/$jar" "$bundle/lib/"
+done
+unzip -l "$bundle/lib/native-kernels-"*.jar | grep quantspec.fatbin > /dev/null \
+    || { echo "native-kernels jar has no quantspec.fatbin: nvcc missing here?" >&2; exit 1; }
+
+shared_bench="$root/../shared/bench"
+[[ -d "$shared_bench" ]] && cp "$shared_bench"/*.py "$bundle/bench/"
+# The reference outputs the GPU model test compares against (read through -Dquantspec.shared).
+rm -rf "$bundle/shared" && mkdir -p "$bundle/shared/reference"
+cp "$root/../shared/reference/qs-tiny-greedy.json" "$bundle/shared/reference/"
+
+# The JDK: java.base plus what JavaCPP (jdk.unsupported), the Vector API, JUnit (java.logging,
+# java.management) and AssertJ (java.desktop for java.beans, java.instrument) need.
+if [[ ! -f "$bundle/jdk.tar.xz" ]]; then
+    work="$(mktemp -d)"
+    jlink --add-modules java.base,java.logging,java.management,java.desktop,java.instrument,java.xml,java.naming,java.sql,jdk.unsupported,jdk.incubator.vector,jdk.zipfs \
+        --strip-debug --no-header-files --no-man-pages --compress=2 --output "$work/jdk"
+    tar -C "$work" -cJf "$bundle/jdk.tar.xz" jdk
+    rm -rf "$work"
+fi
+du -sh "$bundle"/* | sed 's/^/  /'
+echo "bundle: $(du -sh "$bundle" | cut -f1) in $bundle (limit 64 MiB with the working tree)"
