@@ -29,9 +29,14 @@ final class EngineFlags {
     Integer groupSize;
 
     @Option(names = "--draft-layers", paramLabel = "mlp|all|q,k,...",
-            description = "projections the 4-bit draft quantizes: mlp (gate,up,down), all, or a comma list "
-                    + "of q,k,v,o,gate,up,down (default: mlp)")
+            description = "projections the 4-bit draft quantizes: mlp (gate,up,down), all, none (ablation), "
+                    + "or a comma list of q,k,v,o,gate,up,down (default: mlp)")
     String draftLayers;
+
+    @Option(names = "--draft-kv", paramLabel = "int4|int8",
+            description = "how the draft reads the quantized cache: int4 (upper nibbles, the algorithm) or int8 "
+                    + "(the target's view; for the 4-bit-weights-only ablation) (default: int4)")
+    String draftKv;
 
     /** The engine options these flags describe; invalid values are usage errors naming the flag. */
     EngineOptions toOptions() {
@@ -46,6 +51,14 @@ final class EngineFlags {
         }
         if (groupSize != null) {
             OptionChecks.requirePositive(spec, groupSize, "--group-size");
+        }
+        if (draftKv != null) {
+            switch (draftKv.trim().toLowerCase(java.util.Locale.ROOT)) {
+                case "int4" -> o = o.withDraftKvView(dev.quantspec.kv.KvView.DRAFT);
+                case "int8" -> o = o.withDraftKvView(dev.quantspec.kv.KvView.TARGET);
+                default -> throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                        "Invalid value for option '--draft-kv': '" + draftKv + "': use int4 or int8");
+            }
         }
         return o.withQuantSpec(o.gamma(), groupSize != null ? groupSize : o.groupSize(),
                 draftLayers != null ? draftProjections(spec, draftLayers) : o.draftProjections());

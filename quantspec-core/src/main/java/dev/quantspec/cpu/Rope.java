@@ -17,8 +17,8 @@ final class Rope {
         cos = new float[maxPositions * half];
         sin = new float[maxPositions * half];
         for (int i = 0; i < half; i++) {
-            // inv_freq computed in fp32 as HF does: 1 / theta^(2i/d)
-            float invFreq = (float) (1.0 / Math.pow(theta, (2.0 * i) / headDim));
+            // inv_freq rounded as Hugging Face computes it, in fp32: 1 / fp32(theta^(2i/d))
+            float invFreq = 1f / (float) Math.pow(theta, (2.0 * i) / headDim);
             for (int p = 0; p < maxPositions; p++) {
                 float angle = p * invFreq;
                 cos[p * half + i] = (float) Math.cos(angle);

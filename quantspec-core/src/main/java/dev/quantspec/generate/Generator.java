@@ -80,7 +80,7 @@ public final class Generator {
             TokenEmitter emitter = new TokenEmitter(req.ignoreEos() ? new int[0] : config.eosTokenIds(),
                     req.stopStrings(), req.maxNewTokens(), tokenizer.newStreamingDecoder(true), listener, cancelled);
             Decoder decoder = quantSpec
-                    ? new QuantSpecDecoder(model, target, draftWeights, (HierarchicalKvCache) cache, state, picker, gamma)
+                    ? new QuantSpecDecoder(model, target, draftWeights, (HierarchicalKvCache) cache, state, picker, gamma, options.draftKvView())
                     : new AutoregressiveDecoder(model, target, cache, state, picker);
             decoder.run(prompt, emitter, stats);
             if (!quantSpec && cache instanceof HierarchicalKvCache h) {

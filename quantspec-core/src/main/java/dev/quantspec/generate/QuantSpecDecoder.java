@@ -20,13 +20,14 @@ final class QuantSpecDecoder implements Decoder {
     private final ForwardState state;      // logits for γ+1 positions
     private final TokenPicker picker;
     private final int gamma;
+    private final KvView draftView;
     private final int vocab;
     private final int[] window;            // [γ+1]: the round's input token, then the drafts
     private final float[] draftProbs;      // [γ][vocab] q_i, sampling only
     private final float[] targetProbs;     // [γ+1][vocab] p_i, sampling only
 
     QuantSpecDecoder(CpuTransformer model, LlamaWeights target, LlamaWeights draft, HierarchicalKvCache cache,
-                     ForwardState state, TokenPicker picker, int gamma) {
+                     ForwardState state, TokenPicker picker, int gamma, KvView draftView) {
         this.model = model;
         this.target = target;
         this.draft = draft;
@@ -34,6 +35,7 @@ final class QuantSpecDecoder implements Decoder {
         this.state = state;
         this.picker = picker;
         this.gamma = gamma;
+        this.draftView = draftView;
         this.vocab = model.config().vocabSize();
         this.window = new int[gamma + 1];
         this.draftProbs = picker.greedy() ? new float[0] : new float[gamma * vocab];
@@ -73,7 +75,7 @@ final class QuantSpecDecoder implements Decoder {
         long t0 = System.nanoTime();
         for (int i = 0; i < g; i++) {
             cache.reserve(pos + i + 1);
-            model.forward(draft, window, i, 1, pos + i, cache, KvView.DRAFT, state, false);
+            model.forward(draft, window, i, 1, pos + i, cache, draftView, state, false);
             if (picker.greedy()) {
                 window[i + 1] = TokenDistribution.argmax(state.logits, 0, vocab);
             } else {

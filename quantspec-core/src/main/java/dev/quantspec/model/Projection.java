@@ -13,9 +13,12 @@ public enum Projection {
     public static final Set<Projection> MLP = EnumSet.of(GATE, UP, DOWN);
     public static final Set<Projection> ALL = EnumSet.allOf(Projection.class);
 
-    /** Parses "mlp", "all", or a comma list such as "q,k,v,o,gate". */
+    /** Parses "mlp", "all", "none" (ablation: the draft keeps the original weights), or a comma list such as "q,k,v,o,gate". */
     public static Set<Projection> parseSet(String spec) {
         String s = spec.trim().toLowerCase(Locale.ROOT);
+        if (s.equals("none")) {
+            return EnumSet.noneOf(Projection.class);
+        }
         if (s.equals("mlp")) {
             return EnumSet.copyOf(MLP);
         }
@@ -28,7 +31,7 @@ public enum Projection {
                 out.add(valueOf(part.trim().toUpperCase(Locale.ROOT)));
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("unknown projection '" + part.trim()
-                        + "': use mlp, all, or a comma list of q,k,v,o,gate,up,down");
+                        + "': use mlp, all, none, or a comma list of q,k,v,o,gate,up,down");
             }
         }
         return out;

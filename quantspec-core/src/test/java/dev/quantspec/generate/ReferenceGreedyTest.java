@@ -32,9 +32,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  *
  * <p>Logit tolerance: both sides compute in fp32 from the same bf16 weights, so they differ only in
  * summation order and in the rounding of exp/rsqrt/cos, and in how the reference's GPU matrix
- * products round internally. Measured: deviations of up to about 5e-3 on logits of magnitude 7-17,
+ * products round internally. Measured: deviations of up to 8.8e-3 (qs-tiny, a 900-token prompt) on logits of magnitude 7-17,
  * of both signs and unrelated to prompt length (the printed summary gives the maximum of each run),
- * so relative noise of a few 1e-4. {@link #LOGIT_TOLERANCE} = 1e-2 sits above that noise and far
+ * so relative noise below 1e-3. {@link #LOGIT_TOLERANCE} = 1.5e-2 sits above that noise and far
  * below what any defect produces (a wrong RoPE pairing, norm or GQA mapping moves logits by whole
  * units, and one bad layer by at least 0.1).
  *
@@ -44,11 +44,12 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ReferenceGreedyTest {
-    static final double LOGIT_TOLERANCE = 1e-2;
+    static final double LOGIT_TOLERANCE = 1.5e-2;
     static final double NEAR_TIE = 1e-2;
     private static final ObjectMapper JSON = new ObjectMapper();
     private final List<String> nearTies = new ArrayList<>();
     private double maxLogitDeviation;
+    private String worstCase = "";
 
     static Stream<Arguments> cases() throws IOException {
         List<Arguments> out = new ArrayList<>();
@@ -69,8 +70,8 @@ class ReferenceGreedyTest {
 
     @AfterAll
     void summary() {
-        System.out.printf("ReferenceGreedyTest: max |logit - HF| = %.2e; near-tie cases: %s%n",
-                maxLogitDeviation, nearTies.isEmpty() ? "none" : nearTies);
+        System.out.printf("ReferenceGreedyTest: max |logit - HF| = %.2e (%s); near-tie cases: %s%n",
+                maxLogitDeviation, worstCase, nearTies.isEmpty() ? "none" : nearTies);
     }
 
     @ParameterizedTest(name = "{0} {1}")
@@ -130,7 +131,10 @@ class ReferenceGreedyTest {
         for (int k = 0; k < ids.length; k++) {
             double deviation = Math.abs(logits[ids[k]] - values.get(k).asDouble());
             synchronized (nearTies) {
-                maxLogitDeviation = Math.max(maxLogitDeviation, deviation);
+                if (deviation > maxLogitDeviation) {
+                    maxLogitDeviation = deviation;
+                    worstCase = where;
+                }
             }
             assertThat(deviation).as("%s: logit of token %d (rank %d): ours %f, HF %f", where, ids[k], k,
                     logits[ids[k]], values.get(k).asDouble()).isLessThanOrEqualTo(LOGIT_TOLERANCE);
