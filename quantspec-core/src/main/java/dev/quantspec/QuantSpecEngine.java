@@ -2,6 +2,10 @@ package dev.quantspec;
 
 import dev.quantspec.cpu.CpuTransformer;
 import dev.quantspec.cpu.WorkerPool;
+import dev.quantspec.cuda.CudaContext;
+import dev.quantspec.cuda.CudaRuntime;
+import dev.quantspec.cuda.CudaTransformer;
+import dev.quantspec.cuda.CudaUnavailableException;
 import dev.quantspec.generate.GenerationListener;
 import dev.quantspec.generate.GenerationRequest;
 import dev.quantspec.generate.GenerationResult;
@@ -39,6 +43,8 @@ public final class QuantSpecEngine implements AutoCloseable {
     private final EngineOptions options;
     private final Generator generator;
     private final Backend backend;
+    private final CudaContext cudaContext;   // null on the CPU backend
+    private final CudaTransformer cudaModel; // null on the CPU backend
     private volatile LlamaWeights draft;
 
     private QuantSpecEngine(Path modelDir, LlamaConfig config, Tokenizer tokenizer, ChatTemplate chatTemplate,
@@ -49,7 +55,6 @@ public final class QuantSpecEngine implements AutoCloseable {
         this.chatTemplate = chatTemplate;
         this.files = files;
         this.options = options;
-        this.backend = backend;
         this.target = LlamaWeights.load(config, files);
         int context = options.contextLength() > 0 ? options.contextLength() : config.maxPositionEmbeddings();
         if (context > config.maxPositionEmbeddings()) {
@@ -59,6 +64,29 @@ public final class QuantSpecEngine implements AutoCloseable {
         this.pool = new WorkerPool(options.threads());
         CpuTransformer model = new CpuTransformer(config, pool, context);
         this.generator = new Generator(config, model, target, this::draftWeights, tokenizer, options, context);
+        CudaContext gpuContext = null;
+        CudaTransformer gpuModel = null;
+        if (backend == Backend.CUDA) {
+            try {
+                gpuContext = CudaRuntime.get().open(0);
+                gpuModel = new CudaTransformer(gpuContext, config, files, context);
+                generator.useGpu(gpuModel);
+            } catch (QuantSpecException e) {
+                if (gpuContext != null) gpuContext.close();
+                gpuContext = null;
+                if (options.backend() == Backend.CUDA) {
+                    pool.close();
+                    throw e;
+                }
+                // auto: a model the GPU path cannot run (e.g. fp16/fp32 weights) falls back to the CPU
+                LOG.info("QuantSpec: backend=auto uses the CPU: the CUDA backend cannot run {} ({})",
+                        modelDir.getFileName(), e.getMessage());
+                backend = Backend.CPU;
+            }
+        }
+        this.backend = backend;
+        this.cudaContext = gpuContext;
+        this.cudaModel = gpuModel;
     }
 
     /**
@@ -91,12 +119,28 @@ public final class QuantSpecEngine implements AutoCloseable {
         }
     }
 
+    /**
+     * auto: CUDA when the driver, a GPU and our kernels are there, else the CPU (one log line says
+     * which and why); cuda: the CUDA backend or a {@link CudaUnavailableException} saying what is missing.
+     */
     private static Backend chooseBackend(Backend requested) {
         return switch (requested) {
             case CPU -> Backend.CPU;
-            case AUTO -> Backend.CPU; // the CUDA backend is not wired into generation yet
-            case CUDA -> throw new QuantSpecException("backend=cuda was requested, but this build's CUDA backend "
-                    + "cannot run whole models yet; use backend=cpu (or auto)");
+            case CUDA -> {
+                CudaRuntime.get(); // throws CudaUnavailableException with the reason
+                yield Backend.CUDA;
+            }
+            case AUTO -> {
+                try {
+                    CudaRuntime runtime = CudaRuntime.get();
+                    LOG.info("QuantSpec: backend=auto uses CUDA: {} GPU(s), driver CUDA {}.{}", runtime.deviceCount(),
+                            runtime.driverVersion() / 1000, runtime.driverVersion() % 1000 / 10);
+                    yield Backend.CUDA;
+                } catch (CudaUnavailableException e) {
+                    LOG.info("QuantSpec: backend=auto uses the CPU: {}", e.getMessage());
+                    yield Backend.CPU;
+                }
+            }
         };
     }
 
@@ -186,6 +230,8 @@ public final class QuantSpecEngine implements AutoCloseable {
 
     @Override
     public void close() {
+        if (cudaModel != null) cudaModel.close();
+        if (cudaContext != null) cudaContext.close();
         pool.close();
         files.close();
     }

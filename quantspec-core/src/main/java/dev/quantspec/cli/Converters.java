@@ -49,8 +49,8 @@ final class Converters {
         @Override
         public Set<Projection> convert(String value) {
             Set<Projection> set = Converters.convert(value, Projection::parseSet);
-            if (set.isEmpty()) {
-                throw new TypeConversionException("no projection named: use mlp, all, or a comma list of q,k,v,o,gate,up,down");
+            if (set.isEmpty() && !value.trim().equalsIgnoreCase("none")) {
+                throw new TypeConversionException("no projection named: use mlp, all, none, or a comma list of q,k,v,o,gate,up,down");
             }
             return set;
         }

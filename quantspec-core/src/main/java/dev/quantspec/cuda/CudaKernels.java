@@ -176,6 +176,25 @@ public final class CudaKernels {
         }
     }
 
+    /** out[i] = offset + scale * u(seed, i) as bf16 for i < n, u uniform in [-1, 1) (benchmark weights). */
+    public void fillRandomBf16(DeviceBuffer out, long n, long seed, float offset, float scale) {
+        fillRandom("qs_fill_random_bf16", out, n, seed, offset, scale);
+    }
+
+    /** As {@link #fillRandomBf16}, as fp16 (benchmark KV caches). */
+    public void fillRandomF16(DeviceBuffer out, long n, long seed, float offset, float scale) {
+        fillRandom("qs_fill_random_f16", out, n, seed, offset, scale);
+    }
+
+    private void fillRandom(String kernel, DeviceBuffer out, long n, long seed, float offset, float scale) {
+        String shapes = "out " + out.name() + " 16-bit[" + n + "]";
+        if (n <= 0) throw new IllegalArgumentException("sizes must be positive: " + shapes);
+        require(out, n * 2, shapes);
+        try (KernelArgs args = new KernelArgs().buffer(out).i64(n).i64(seed).f32(offset).f32(scale)) {
+            context.launch(kernel, context.multiprocessorCount() * 8, 1, ELEMENTWISE_THREADS, args, shapes);
+        }
+    }
+
     private int elementwiseBlocks(int n) {
         // Grid-stride kernels: a few waves of blocks is enough for vectors of a model's width.
         return Math.min(ceilDiv(n, ELEMENTWISE_THREADS), context.multiprocessorCount() * 8);

@@ -26,6 +26,7 @@ public final class CudaRuntime {
 
     private static final NativeLoader JAVACPP = () -> Loader.load(cudart.class);
     private static CudaRuntime instance;
+    private static CudaUnavailableException failure;  // remembered: loading again would fail the same way
 
     private final int driverVersion;  // e.g. 13000 for CUDA 13.0
     private final int deviceCount;
@@ -38,7 +39,13 @@ public final class CudaRuntime {
     /** The initialised driver; throws {@link CudaUnavailableException} when there is none or no GPU. */
     public static synchronized CudaRuntime get() {
         if (instance == null) {
-            instance = load(JAVACPP);
+            if (failure != null) throw failure;
+            try {
+                instance = load(JAVACPP);
+            } catch (CudaUnavailableException e) {
+                failure = e;
+                throw e;
+            }
         }
         return instance;
     }

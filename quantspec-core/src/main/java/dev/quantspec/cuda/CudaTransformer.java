@@ -18,8 +18,13 @@ import java.util.List;
  * down projection + residual; final RMSNorm, LM head, argmax. bf16 weights, fp32 activations,
  * fp16 KV cache.
  *
- * <p>First slice: prompts are fed one position at a time (no tensor-core prefill yet) and each
- * step is launched kernel by kernel (no CUDA graph yet); see native-kernels/NOTES.md.
+ * <p>A step reads its token and position from device memory (the attention derives its split
+ * from the position too), so the whole step is captured once as a CUDA graph and replayed for
+ * every position: one launch per token instead of ~10 per layer through JavaCPP (20-30 us each).
+ * Prompts are still fed one position at a time (no tensor-core prefill yet); see native-kernels/NOTES.md.
+ *
+ * <p>{@link #withRandomWeights} builds a model of any Llama shape with random weights on the device
+ * (no files), for decode-step benchmarks at 7B scale.
  */
 public final class CudaTransformer implements AutoCloseable {
     private final CudaContext context;
@@ -60,12 +65,63 @@ public final class CudaTransformer implements AutoCloseable {
     private final DeviceBuffer gate, up;      // views of gateUp
     private final DeviceBuffer hidden;        // [ffn]
     private final DeviceBuffer logits;        // [vocab]
-    private final DeviceBuffer token;         // int [1]
-    private final DeviceBuffer position;      // int [1]
+    private final DeviceBuffer stepInput;     // int [2]: token, position (one upload per step)
+    private final DeviceBuffer token;         // int [1], view of stepInput
+    private final DeviceBuffer position;      // int [1], view of stepInput
     private final DeviceBuffer nextToken;     // int [1]
     private final DecodeAttention attention;
+    private final long weightBytes;           // bytes of weights one step reads
+    private final int[] stepHost = new int[2]; // [token, position] staged for the upload
+    private boolean useGraph = !Boolean.getBoolean("quantspec.cuda.noGraph");
+    private CudaContext.Graph stepGraph;      // captured on first use
 
+    /** Weights from {@code files} (bf16 safetensors). */
     public CudaTransformer(CudaContext context, LlamaConfig config, WeightFiles files, int maxSeq) {
+        this(context, config, new FileWeights(files), maxSeq);
+    }
+
+    /**
+     * A model of {@code config}'s shape with random bf16 weights made on the device: projections
+     * uniform in [-0.02, 0.02) (like the PyTorch peer), norms 1; for benchmarks only.
+     */
+    public static CudaTransformer withRandomWeights(CudaContext context, LlamaConfig config, int maxSeq, long seed) {
+        return new CudaTransformer(context, config, new RandomWeights(new CudaKernels(context), seed), maxSeq);
+    }
+
+    /** Where the weight matrices come from: files on the host, or random values made on the device. */
+    private interface WeightSource {
+        /** A buffer holding the tensors {@code names} (each [rows][cols] bf16) one after another. */
+        DeviceBuffer load(CudaTransformer model, String what, boolean norm, String... names);
+    }
+
+    private record FileWeights(WeightFiles files) implements WeightSource {
+        @Override
+        public DeviceBuffer load(CudaTransformer model, String what, boolean norm, String... names) {
+            return model.stacked(files, what, names);
+        }
+    }
+
+    private static final class RandomWeights implements WeightSource {
+        private final CudaKernels kernels;
+        private long seed;
+
+        RandomWeights(CudaKernels kernels, long seed) {
+            this.kernels = kernels;
+            this.seed = seed;
+        }
+
+        @Override
+        public DeviceBuffer load(CudaTransformer model, String what, boolean norm, String... names) {
+            long elements = 0;
+            for (String name : names) elements += model.elementsOf(name);
+            DeviceBuffer b = model.own(model.context.allocate(what + " bf16 random (" + String.join(", ", names) + ")",
+                    elements * 2));
+            kernels.fillRandomBf16(b, elements, seed++, norm ? 1f : 0f, norm ? 0f : 0.02f);
+            return b;
+        }
+    }
+
+    private CudaTransformer(CudaContext context, LlamaConfig config, WeightSource weights, int maxSeq) {
         this.context = context;
         this.kernels = new CudaKernels(context);
         this.config = config;
@@ -76,11 +132,12 @@ public final class CudaTransformer implements AutoCloseable {
         this.ffn = config.intermediateSize();
         this.vocab = config.vocabSize();
         int layers = config.numLayers();
-        LlamaTensorNames.validateShapes(config, files);
+        if (maxSeq <= 0) throw new IllegalArgumentException("the KV cache needs at least one position, not " + maxSeq);
+        if (weights instanceof FileWeights f) LlamaTensorNames.validateShapes(config, f.files());
         try {
-            embedding = matrix(files, "embedding", LlamaTensorNames.EMBEDDING);
-            lmHead = config.tieWordEmbeddings() ? embedding : matrix(files, "lm head", LlamaTensorNames.LM_HEAD);
-            finalNorm = matrix(files, "final norm", LlamaTensorNames.FINAL_NORM);
+            embedding = weights.load(this, "embedding", false, LlamaTensorNames.EMBEDDING);
+            lmHead = config.tieWordEmbeddings() ? embedding : weights.load(this, "lm head", false, LlamaTensorNames.LM_HEAD);
+            finalNorm = weights.load(this, "final norm", true, LlamaTensorNames.FINAL_NORM);
             attnNorm = new DeviceBuffer[layers];
             wqkv = new DeviceBuffer[layers];
             wo = new DeviceBuffer[layers];
@@ -91,13 +148,14 @@ public final class CudaTransformer implements AutoCloseable {
             vCache = new DeviceBuffer[layers];
             long cacheBytes = (long) kvDim * maxSeq * 2;
             for (int l = 0; l < layers; l++) {
-                attnNorm[l] = matrix(files, "layer " + l + " attention norm", LlamaTensorNames.attentionNorm(l));
-                wqkv[l] = stacked(files, "layer " + l + " qkv", LlamaTensorNames.q(l), LlamaTensorNames.k(l),
+                attnNorm[l] = weights.load(this, "layer " + l + " attention norm", true, LlamaTensorNames.attentionNorm(l));
+                wqkv[l] = weights.load(this, "layer " + l + " qkv", false, LlamaTensorNames.q(l), LlamaTensorNames.k(l),
                         LlamaTensorNames.v(l));
-                wo[l] = matrix(files, "layer " + l + " o", LlamaTensorNames.o(l));
-                mlpNorm[l] = matrix(files, "layer " + l + " mlp norm", LlamaTensorNames.mlpNorm(l));
-                wGateUp[l] = stacked(files, "layer " + l + " gate/up", LlamaTensorNames.gate(l), LlamaTensorNames.up(l));
-                wDown[l] = matrix(files, "layer " + l + " down", LlamaTensorNames.down(l));
+                wo[l] = weights.load(this, "layer " + l + " o", false, LlamaTensorNames.o(l));
+                mlpNorm[l] = weights.load(this, "layer " + l + " mlp norm", true, LlamaTensorNames.mlpNorm(l));
+                wGateUp[l] = weights.load(this, "layer " + l + " gate/up", false, LlamaTensorNames.gate(l),
+                        LlamaTensorNames.up(l));
+                wDown[l] = weights.load(this, "layer " + l + " down", false, LlamaTensorNames.down(l));
                 kCache[l] = own(context.allocate("layer " + l + " key cache f16[" + config.numKvHeads() + "][" + maxSeq
                         + "][" + config.headDim() + "]", cacheBytes));
                 vCache[l] = own(context.allocate("layer " + l + " value cache f16[" + config.numKvHeads() + "][" + maxSeq
@@ -123,18 +181,58 @@ public final class CudaTransformer implements AutoCloseable {
             up = gateUp.view("up", ffn * 4L, ffn * 4L);
             hidden = activation("mlp hidden", ffn);
             logits = activation("logits", vocab);
-            token = activation("token", 1);
-            position = activation("position", 1);
+            stepInput = own(context.allocate("step input int[2] (token, position)", 8));
+            token = stepInput.view("token", 0, 4);
+            position = stepInput.view("position", 4, 4);
             nextToken = activation("next token", 1);
             attention = new DecodeAttention(context, config.numHeads(), config.numKvHeads(), config.headDim());
         } catch (RuntimeException e) {
             owned.forEach(DeviceBuffer::close);
             throw e;
         }
+        long matrices = (long) vocab * dim + (long) dim;  // LM head, final norm
+        matrices += (long) layers * ((long) (qDim + 2 * kvDim) * dim + (long) dim * qDim + 3L * ffn * dim + 2L * dim);
+        this.weightBytes = matrices * 2 + dim * 2L;  // + one embedding row
+    }
+
+    /** Elements of the tensor {@code name} in this model's shape (for random weights). */
+    private long elementsOf(String name) {
+        int layers = config.numLayers();
+        if (name.equals(LlamaTensorNames.EMBEDDING) || name.equals(LlamaTensorNames.LM_HEAD)) return (long) vocab * dim;
+        if (name.equals(LlamaTensorNames.FINAL_NORM)) return dim;
+        for (int l = 0; l < layers; l++) {
+            if (name.equals(LlamaTensorNames.attentionNorm(l)) || name.equals(LlamaTensorNames.mlpNorm(l))) return dim;
+            if (name.equals(LlamaTensorNames.q(l))) return (long) qDim * dim;
+            if (name.equals(LlamaTensorNames.k(l)) || name.equals(LlamaTensorNames.v(l))) return (long) kvDim * dim;
+            if (name.equals(LlamaTensorNames.o(l))) return (long) dim * qDim;
+            if (name.equals(LlamaTensorNames.gate(l)) || name.equals(LlamaTensorNames.up(l))
+                    || name.equals(LlamaTensorNames.down(l))) return (long) ffn * dim;
+        }
+        throw new IllegalArgumentException("no tensor " + name + " in a Llama model of " + layers + " layers");
     }
 
     public LlamaConfig config() {
         return config;
+    }
+
+    /** Maximum positions of the KV cache. */
+    public int maxSeq() {
+        return maxSeq;
+    }
+
+    /** Bytes of weights one decode step reads (every matrix and norm once, one embedding row). */
+    public long weightBytes() {
+        return weightBytes;
+    }
+
+    /** Bytes of KV cache one decode step at context length {@code contextLength} reads (keys and values, fp16). */
+    public long kvBytes(int contextLength) {
+        return 2L * config.numLayers() * kvDim * contextLength * 2;
+    }
+
+    /** Graph replay (default) or launches kernel by kernel (slower; for comparison and debugging). */
+    public void setUseGraph(boolean useGraph) {
+        this.useGraph = useGraph;
     }
 
     /**
@@ -144,14 +242,43 @@ public final class CudaTransformer implements AutoCloseable {
      * @return the greedy next token (argmax of the logits, computed on the device)
      */
     public int step(int tokenId, int pos) {
+        enqueue(tokenId, pos);
+        return nextToken.downloadInts(1)[0];
+    }
+
+    /**
+     * Feeds {@code tokens} at positions {@code start, start + 1, ...} and returns the greedy token after
+     * the last one (its logits stay on the device). One position at a time, each a graph replay.
+     */
+    public int prefill(int[] tokens, int start) {
+        if (tokens.length == 0) throw new IllegalArgumentException("an empty prompt has no next token");
+        for (int i = 0; i < tokens.length; i++) {
+            enqueue(tokens[i], start + i);
+        }
+        return nextToken.downloadInts(1)[0];
+    }
+
+    /** Queues one step; the upload of {token, position} waits for the previous step to finish with them. */
+    private void enqueue(int tokenId, int pos) {
         if (pos < 0 || pos >= maxSeq) {
             throw new IllegalArgumentException("position " + pos + " is outside the cache of " + maxSeq + " positions");
         }
         if (tokenId < 0 || tokenId >= vocab) {
             throw new IllegalArgumentException("token " + tokenId + " is outside the vocabulary of " + vocab);
         }
-        token.upload(new int[] {tokenId});
-        position.upload(new int[] {pos});
+        stepHost[0] = tokenId;
+        stepHost[1] = pos;
+        stepInput.upload(stepHost);
+        if (useGraph) {
+            if (stepGraph == null) stepGraph = context.captureGraph(this::launchStep);
+            stepGraph.launch();
+        } else {
+            launchStep();
+        }
+    }
+
+    /** Every kernel of one step; token and position are read from device memory (graph-safe). */
+    private void launchStep() {
         int heads = config.numHeads(), kvHeads = config.numKvHeads(), headDim = config.headDim();
         float eps = config.rmsNormEps();
         kernels.embedding(embedding, token, x, dim, vocab);
@@ -161,7 +288,7 @@ public final class CudaTransformer implements AutoCloseable {
             kernels.gemvBf16(wqkv[l], xb, qkv, qDim + 2 * kvDim, dim);
             kernels.rope(q, k, invFreq, position, heads, kvHeads, headDim);
             kernels.kvAppend(k, v, kCache[l], vCache[l], position, kvHeads, headDim, maxSeq);
-            attention.run(q, kCache[l], vCache[l], att, pos + 1, maxSeq);
+            attention.runAtDevicePosition(q, kCache[l], vCache[l], att, position, maxSeq);
             kernels.gemvBf16(wo[l], att, proj, dim, qDim);
             kernels.addInPlace(x, proj, dim);
             // MLP block: x += Wdown · (silu(Wgate · xb) * (Wup · xb))
@@ -174,7 +301,43 @@ public final class CudaTransformer implements AutoCloseable {
         kernels.rmsNorm(x, finalNorm, xb, 1, dim, eps);
         kernels.gemvBf16(lmHead, xb, logits, vocab, dim);
         kernels.argmax(logits, vocab, nextToken);
-        return nextToken.downloadInts(1)[0];
+    }
+
+    /** Fills every position of the KV cache with random fp16 values in [-1, 1) (benchmarks: a "filled" context). */
+    public void fillCacheRandom(long seed) {
+        for (int l = 0; l < config.numLayers(); l++) {
+            kernels.fillRandomF16(kCache[l], kCache[l].bytes() / 2, seed + 2L * l, 0f, 1f);
+            kernels.fillRandomF16(vCache[l], vCache[l].bytes() / 2, seed + 2L * l + 1, 0f, 1f);
+        }
+        context.synchronize();
+    }
+
+    /**
+     * GPU time of one decode step at {@code pos} (attending pos + 1 positions), in ms: the median of
+     * {@code batches} batches of {@code perBatch} graph replays timed with events. The step rewrites
+     * the cache row at {@code pos} each time, nothing else.
+     */
+    public double gpuMillisPerStep(int pos, int perBatch, int batches) {
+        boolean wasGraph = useGraph;
+        useGraph = true;
+        try {
+            enqueue(0, pos);
+            enqueue(0, pos);
+            context.synchronize();
+            double[] ms = new double[batches];
+            for (int b = 0; b < batches; b++) {
+                try (CudaContext.Event start = context.recordEvent()) {
+                    for (int i = 0; i < perBatch; i++) stepGraph.launch();
+                    try (CudaContext.Event end = context.recordEvent()) {
+                        ms[b] = end.millisSince(start) / perBatch;
+                    }
+                }
+            }
+            java.util.Arrays.sort(ms);
+            return ms[batches / 2];
+        } finally {
+            useGraph = wasGraph;
+        }
     }
 
     /** The logits of the last {@link #step} (fp32 [vocab]). */
@@ -189,10 +352,6 @@ public final class CudaTransformer implements AutoCloseable {
 
     private DeviceBuffer activation(String name, int floats) {
         return own(context.allocate(name + " f32[" + floats + "]", floats * 4L));
-    }
-
-    private DeviceBuffer matrix(WeightFiles files, String what, String name) {
-        return stacked(files, what, name);
     }
 
     /** The bf16 tensors {@code names}, their rows one after another in one device buffer. */
@@ -223,6 +382,7 @@ public final class CudaTransformer implements AutoCloseable {
     /** Frees every device buffer (weights, cache, activations). */
     @Override
     public void close() {
+        if (stepGraph != null) stepGraph.close();
         attention.close();
         for (int i = owned.size() - 1; i >= 0; i--) {
             owned.get(i).close();

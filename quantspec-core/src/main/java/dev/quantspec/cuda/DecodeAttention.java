@@ -107,15 +107,41 @@ public final class DecodeAttention implements AutoCloseable {
         CudaKernels.require(vCache, (long) nKvHeads * maxSeq * headDim * 2, shapes);
         CudaKernels.require(out, (long) nHeads * headDim * 4, shapes);
         Split split = split(seqLen);
+        launch(q, kCache, vCache, out, 0L, seqLen, maxSeq, split.numChunks(), split.chunkLen(),
+                shapes + ", " + split.numChunks() + " chunks of " + split.chunkLen());
+    }
+
+    /**
+     * As {@link #run}, over positions [0, lastPosition[0]] where {@code lastPosition} int[1] lives on
+     * the device: the launch does not depend on the context length, so a captured CUDA graph serves
+     * every decode step. The kernels derive the same split as {@link #split} from the device value;
+     * the grid always has the maximum number of chunks and the blocks past the last chunk return at once.
+     * The caller guarantees lastPosition[0] < maxSeq.
+     */
+    public void runAtDevicePosition(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer out,
+                                    DeviceBuffer lastPosition, int maxSeq) {
+        String shapes = "q f32[" + nHeads + "][" + headDim + "], cache f16[" + nKvHeads + "][" + maxSeq + "]["
+                + headDim + "], context length from " + lastPosition.name();
+        CudaKernels.require(q, (long) nHeads * headDim * 4, shapes);
+        CudaKernels.require(kCache, (long) nKvHeads * maxSeq * headDim * 2, shapes);
+        CudaKernels.require(vCache, (long) nKvHeads * maxSeq * headDim * 2, shapes);
+        CudaKernels.require(out, (long) nHeads * headDim * 4, shapes);
+        CudaKernels.require(lastPosition, 4, shapes);
+        launch(q, kCache, vCache, out, lastPosition.address(), 0, maxSeq, maxChunks, minChunkLen, shapes);
+    }
+
+    /** lastPosition 0: host mode (numChunks, chunkLen are the split); else graph mode (maxChunks, minChunkLen). */
+    private void launch(DeviceBuffer q, DeviceBuffer kCache, DeviceBuffer vCache, DeviceBuffer out, long lastPosition,
+                        int seqLen, int maxSeq, int chunks, int chunkLen, String shapes) {
         float scaleLog2 = (float) (1.0 / Math.sqrt(headDim) / Math.log(2.0));
         try (KernelArgs args = new KernelArgs().buffer(q).buffer(kCache).buffer(vCache).buffer(partialAcc)
-                .buffer(partialMax).buffer(partialSum).i32(seqLen).i32(maxSeq).i32(split.chunkLen()).f32(scaleLog2)) {
-            context.launch(partialKernel, split.numChunks(), nKvHeads, PARTIAL_THREADS, args,
-                    shapes + ", " + split.numChunks() + " chunks of " + split.chunkLen());
+                .buffer(partialMax).buffer(partialSum).i64(lastPosition).i32(seqLen).i32(maxSeq).i32(chunkLen)
+                .f32(scaleLog2)) {
+            context.launch(partialKernel, chunks, nKvHeads, PARTIAL_THREADS, args, shapes);
         }
         try (KernelArgs args = new KernelArgs().buffer(partialAcc).buffer(partialMax).buffer(partialSum).buffer(out)
-                .i32(split.numChunks()).i32(headDim)) {
-            context.launch("qs_attn_combine", nHeads, 1, COMBINE_THREADS, split.numChunks() * 4, args, shapes);
+                .i32(chunks).i32(headDim).i64(lastPosition).i32(minChunkLen)) {
+            context.launch("qs_attn_combine", nHeads, 1, COMBINE_THREADS, chunks * 4, args, shapes);
         }
     }
 

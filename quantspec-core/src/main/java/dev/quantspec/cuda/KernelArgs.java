@@ -28,6 +28,12 @@ final class KernelArgs implements AutoCloseable {
         return this;
     }
 
+    /** A 64-bit integer argument; also a null device pointer as {@code i64(0)}. */
+    KernelArgs i64(long value) {
+        values.add(new LongPointer(1).put(value));
+        return this;
+    }
+
     KernelArgs f32(float value) {
         values.add(new FloatPointer(1).put(value));
         return this;

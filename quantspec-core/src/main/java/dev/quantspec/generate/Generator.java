@@ -4,6 +4,7 @@ import dev.quantspec.ContextLengthExceededException;
 import dev.quantspec.EngineOptions;
 import dev.quantspec.cpu.CpuTransformer;
 import dev.quantspec.cpu.ForwardState;
+import dev.quantspec.cuda.CudaTransformer;
 import dev.quantspec.kv.FullPrecisionKvCache;
 import dev.quantspec.kv.HierarchicalKvCache;
 import dev.quantspec.kv.KvCache;
@@ -29,6 +30,7 @@ public final class Generator {
     private final EngineOptions options;
     private final int contextLength;
     private final ReentrantLock queue = new ReentrantLock(true);
+    private CudaTransformer gpu; // when set, autoregressive requests run on the GPU (see useGpu)
 
     public Generator(LlamaConfig config, CpuTransformer model, LlamaWeights target, Supplier<LlamaWeights> draft,
                      Tokenizer tokenizer, EngineOptions options, int contextLength) {
@@ -39,6 +41,19 @@ public final class Generator {
         this.tokenizer = tokenizer;
         this.options = options;
         this.contextLength = contextLength;
+    }
+
+    /**
+     * Runs autoregressive requests with the full-precision cache on {@code model} (the CUDA backend);
+     * its KV cache must hold the context length. QuantSpec and the hierarchical cache stay CPU-only for
+     * now and are refused with a clear error.
+     */
+    public void useGpu(CudaTransformer model) {
+        if (model.maxSeq() < contextLength) {
+            throw new IllegalArgumentException("the GPU model's KV cache holds " + model.maxSeq()
+                    + " positions, fewer than the context length " + contextLength);
+        }
+        this.gpu = model;
     }
 
     public int contextLength() {
@@ -63,9 +78,23 @@ public final class Generator {
         }
         int gamma = req.gamma() > 0 ? req.gamma() : options.gamma();
         boolean quantSpec = req.decoder() == DecoderKind.QUANTSPEC;
+        if (gpu != null && (quantSpec || req.kvCache() == KvCacheKind.HIERARCHICAL)) {
+            throw new dev.quantspec.QuantSpecException("QuantSpec decoding and the hierarchical KV cache are not yet on "
+                    + "CUDA: use decoder=autoregressive with the full cache on backend=cuda, or backend=cpu");
+        }
         LlamaWeights draftWeights = quantSpec ? draft.get() : null; // built outside the queue on first use
         queue.lock();
         try {
+            if (gpu != null) {
+                TokenPicker picker = new TokenPicker(req.sampling(), config.vocabSize());
+                DecodeStats stats = new DecodeStats("autoregressive/full/cuda");
+                TokenEmitter emitter = new TokenEmitter(req.ignoreEos() ? new int[0] : config.eosTokenIds(),
+                        req.stopStrings(), req.maxNewTokens(), tokenizer.newStreamingDecoder(true), listener, cancelled);
+                new CudaAutoregressiveDecoder(gpu, picker).run(prompt, emitter, stats);
+                stats.promptTokens = prompt.length;
+                stats.generatedTokens = emitter.count();
+                return new GenerationResult(emitter.ids(), emitter.text(), emitter.finishReason(), stats);
+            }
             int capacity = prompt.length + req.maxNewTokens() + gamma + 1;
             KvShape shape = KvShape.of(config);
             boolean hierarchical = quantSpec || req.kvCache() == KvCacheKind.HIERARCHICAL;

@@ -1,7 +1,6 @@
 package dev.quantspec.kv;
 
 import dev.quantspec.QuantSpecException;
-import dev.quantspec.tensor.Kernels;
 
 /** An fp32 cache: the autoregressive baseline and the reference the quantized cache is compared to. */
 public final class FullPrecisionKvCache implements KvCache {
@@ -66,18 +65,14 @@ public final class FullPrecisionKvCache implements KvCache {
         int kvBase = (head / shape.group()) * hd;
         float[] ks = keys[layer];
         float[] vs = values[layer];
-        float max = Float.NEGATIVE_INFINITY;
+        float max = AttentionKernels.scores(q, qOff, ks, kvBase, kvDim, pos + 1, hd, invSqrtHeadDim,
+                scores, 0, Float.NEGATIVE_INFINITY);
+        float inv = 1f / Softmax.expInPlace(scores, pos + 1, max);
         for (int t = 0; t <= pos; t++) {
-            float s = Kernels.dot(q, qOff, ks, t * kvDim + kvBase, hd) * invSqrtHeadDim;
-            scores[t] = s;
-            max = Math.max(max, s);
+            scores[t] *= inv;
         }
-        float sum = Softmax.expInPlace(scores, pos + 1, max);
         java.util.Arrays.fill(out, outOff, outOff + hd, 0f);
-        float inv = 1f / sum;
-        for (int t = 0; t <= pos; t++) {
-            Kernels.axpy(scores[t] * inv, vs, t * kvDim + kvBase, out, outOff, hd);
-        }
+        AttentionKernels.weightedSum(scores, 0, vs, kvBase, kvDim, pos + 1, hd, out, outOff);
     }
 
     @Override

@@ -176,130 +176,82 @@ public final class HierarchicalKvCache implements KvCache {
 
     @Override
     public int scratchSize() {
-        return capacity + shape.headDim() + valueGroups;
+        // scores [capacity] | value coefficients [capacity] | even/odd query [headDim] | even/odd output [headDim] | minima [valueGroups]
+        return 2 * capacity + 2 * shape.headDim() + valueGroups;
     }
 
     @Override
     public void attend(int layer, int head, int pos, float[] q, int qOff, float[] out, int outOff,
-                       float[] scores, KvView view) {
+                       float[] scratch, KvView view) {
         int hd = shape.headDim();
+        int half = hd / 2;
         int kvh = head / shape.group();
         int visibleQuantized = Math.min(quantized, pos + 1);
         boolean target = view == KvView.TARGET;
-        float[] scaledQ = scores; // scratch tail: [capacity, capacity+hd) scaled query of the current key group
-        int sq = capacity;
+        float codeScale = target ? 1f / 16f : 1f;
+        int coefAt = capacity;                 // value coefficients of the quantized tokens
+        int qEven = 2 * capacity;              // scaled query: even channels, then odd ones
+        int qOdd = qEven + half;
+        int outEven = qEven + hd;              // code-space output: even channels, then odd ones
+        int outOdd = outEven + half;
+        int minAt = outEven + hd;              // per value group: sum_t p_t * min_t
 
         // Scores against quantized keys. Per group g and channel c, k = code*s + m, where code is the
-        // upper nibble (draft) or (16u + l - 8)/16 (target); so q·k = sum_c (q_c s_c) code_c + sum_c q_c m_c,
+        // upper nibble (draft) or (16u + l - 8)/16 (target); so q.k = sum_c (q_c s_c) code_c + sum_c q_c m_c,
         // and the scaled query and the bias are computed once per group of G tokens.
         int g = cfg.groupSize();
         byte[] ku = keyUpper[layer].bytes();
-        byte[] kl = keyLower[layer].bytes();
+        byte[] kl = target ? keyLower[layer].bytes() : null;
         float[] kp = keyParams[layer];
-        float codeScale = target ? 1f / 16f : 1f;
         float max = Float.NEGATIVE_INFINITY;
         for (int group = 0; group * g < visibleQuantized; group++) {
             int pBase = ((kvh * maxGroups + group) * hd) * 2;
             float bias = 0f;
+            for (int i = 0; i < half; i++) {
+                scratch[qEven + i] = q[qOff + 2 * i] * kp[pBase + 4 * i] * codeScale;
+                scratch[qOdd + i] = q[qOff + 2 * i + 1] * kp[pBase + 4 * i + 2] * codeScale;
+            }
             for (int c = 0; c < hd; c++) {
-                scaledQ[sq + c] = q[qOff + c] * kp[pBase + 2 * c] * codeScale;
                 bias += q[qOff + c] * kp[pBase + 2 * c + 1];
             }
-            int end = Math.min(visibleQuantized, (group + 1) * g);
-            for (int t = group * g; t < end; t++) {
-                int b0 = ((kvh * capacity + t) * hd) >> 1;
-                float acc = target ? codeDot8(ku, kl, b0, scaledQ, sq, hd) : codeDot4(ku, b0, scaledQ, sq, hd);
-                float s = (acc + bias) * invSqrtHeadDim;
-                scores[t] = s;
-                max = Math.max(max, s);
-            }
+            int first = group * g;
+            int n = Math.min(visibleQuantized, first + g) - first;
+            max = AttentionKernels.codeScores(ku, kl, ((kvh * capacity + first) * hd) >> 1, half, n, hd,
+                    scratch, qEven, qOdd, bias, invSqrtHeadDim, scratch, first, max);
         }
         // Scores against buffered keys.
         int kvDim = shape.kvDim();
-        float[] bk = bufferKeys[layer];
-        for (int t = quantized; t <= pos; t++) {
-            float s = Kernels.dot(q, qOff, bk, (t - quantized) * kvDim + kvh * hd, hd) * invSqrtHeadDim;
-            scores[t] = s;
-            max = Math.max(max, s);
+        max = AttentionKernels.scores(q, qOff, bufferKeys[layer], kvh * hd, kvDim, pos + 1 - quantized, hd,
+                invSqrtHeadDim, scratch, quantized, max);
+        float inv = 1f / Softmax.expInPlace(scratch, pos + 1, max);
+        for (int t = 0; t <= pos; t++) {
+            scratch[t] *= inv;
         }
-        float inv = 1f / Softmax.expInPlace(scores, pos + 1, max);
 
         // Weighted values. For a quantized token, v_c = code_c*s_j + m_j within value group j, so the
-        // minima's contribution sum_t p_t m_j is accumulated per group and added once at the end.
-        Arrays.fill(out, outOff, outOff + hd, 0f);
+        // coefficient of the codes is p_t*s_j and the minima add sum_t p_t m_j once per group.
+        Arrays.fill(scratch, outEven, minAt + valueGroups, 0f);
         int vg = cfg.valueGroupSize();
-        float[] minSum = scores; // scratch tail: [capacity+hd, capacity+hd+valueGroups)
-        int ms = capacity + hd;
-        Arrays.fill(minSum, ms, ms + valueGroups, 0f);
         byte[] vu = valueUpper[layer].bytes();
-        byte[] vl = valueLower[layer].bytes();
+        byte[] vl = target ? valueLower[layer].bytes() : null;
         float[] vp = valueParams[layer];
-        for (int t = 0; t < visibleQuantized; t++) {
-            float p = scores[t] * inv;
-            int pBase = ((kvh * capacity + t) * valueGroups) * 2;
-            int b0 = ((kvh * capacity + t) * hd) >> 1;
-            for (int j = 0; j < valueGroups; j++) {
-                float coef = p * vp[pBase + 2 * j] * codeScale;
-                minSum[ms + j] += p * vp[pBase + 2 * j + 1];
-                int bj = b0 + (j * vg >> 1);
-                int oj = outOff + j * vg;
-                if (target) {
-                    codeAxpy8(vu, vl, bj, coef, out, oj, vg);
-                } else {
-                    codeAxpy4(vu, bj, coef, out, oj, vg);
-                }
-            }
-        }
         for (int j = 0; j < valueGroups; j++) {
-            float m = minSum[ms + j];
-            for (int c = 0; c < vg; c++) {
-                out[outOff + j * vg + c] += m;
+            float minSum = 0f;
+            for (int t = 0; t < visibleQuantized; t++) {
+                int p = ((kvh * capacity + t) * valueGroups + j) * 2;
+                scratch[coefAt + t] = scratch[t] * vp[p] * codeScale;
+                minSum += scratch[t] * vp[p + 1];
             }
+            scratch[minAt + j] = minSum;
+            AttentionKernels.codeWeightedSum(vu, vl, (kvh * capacity * hd + j * vg) >> 1, half, visibleQuantized,
+                    vg, scratch, coefAt, 1, scratch, outEven + j * vg / 2, outOdd + j * vg / 2);
         }
-        float[] bv = bufferValues[layer];
-        for (int t = quantized; t <= pos; t++) {
-            Kernels.axpy(scores[t] * inv, bv, (t - quantized) * kvDim + kvh * hd, out, outOff, hd);
+        for (int i = 0; i < half; i++) {
+            out[outOff + 2 * i] = scratch[outEven + i] + scratch[minAt + 2 * i / vg];
+            out[outOff + 2 * i + 1] = scratch[outOdd + i] + scratch[minAt + (2 * i + 1) / vg];
         }
-    }
-
-    /** sum_c w[c] * u_c over n channels packed from byte b0 (even channel in the low nibble). */
-    private static float codeDot4(byte[] upper, int b0, float[] w, int wOff, int n) {
-        float acc = 0f;
-        for (int i = 0; i < n / 2; i++) {
-            int u = upper[b0 + i];
-            acc += w[wOff + 2 * i] * (u & 15) + w[wOff + 2 * i + 1] * ((u >> 4) & 15);
-        }
-        return acc;
-    }
-
-    /** sum_c w[c] * (16 u_c + l_c - 8): the INT8 code of each channel. */
-    private static float codeDot8(byte[] upper, byte[] lower, int b0, float[] w, int wOff, int n) {
-        float acc = 0f;
-        for (int i = 0; i < n / 2; i++) {
-            int u = upper[b0 + i];
-            int l = lower[b0 + i];
-            int c0 = ((u & 15) << 4) + (l & 15) - 8;
-            int c1 = (u & 0xF0) + ((l >> 4) & 15) - 8;
-            acc += w[wOff + 2 * i] * c0 + w[wOff + 2 * i + 1] * c1;
-        }
-        return acc;
-    }
-
-    private static void codeAxpy4(byte[] upper, int b0, float a, float[] out, int oOff, int n) {
-        for (int i = 0; i < n / 2; i++) {
-            int u = upper[b0 + i];
-            out[oOff + 2 * i] += a * (u & 15);
-            out[oOff + 2 * i + 1] += a * ((u >> 4) & 15);
-        }
-    }
-
-    private static void codeAxpy8(byte[] upper, byte[] lower, int b0, float a, float[] out, int oOff, int n) {
-        for (int i = 0; i < n / 2; i++) {
-            int u = upper[b0 + i];
-            int l = lower[b0 + i];
-            out[oOff + 2 * i] += a * (((u & 15) << 4) + (l & 15) - 8);
-            out[oOff + 2 * i + 1] += a * ((u & 0xF0) + ((l >> 4) & 15) - 8);
-        }
+        AttentionKernels.weightedSum(scratch, quantized, bufferValues[layer], kvh * hd, kvDim, pos + 1 - quantized, hd,
+                out, outOff);
     }
 
     @Override

@@ -267,10 +267,16 @@ class CudaKernelsGpuTest {
         try (DecodeAttention attention = new DecodeAttention(context, nHeads, nKvHeads, headDim,
                 new DecodeAttention.Tuning(waves, unroll, minChunkLen));
              DeviceBuffer dQ = upload("q", q); DeviceBuffer dK = upload("kCache", k); DeviceBuffer dV = upload("vCache", v);
-             DeviceBuffer out = poisoned("out", nHeads * headDim * 4L)) {
-            // when
+             DeviceBuffer out = poisoned("out", nHeads * headDim * 4L);
+             DeviceBuffer graphOut = poisoned("out (length on the device)", nHeads * headDim * 4L);
+             DeviceBuffer lastPosition = upload("last position", new int[] {seqLen - 1})) {
+            // when run with the length from the host, and with the length read on the device (graph mode)
             attention.run(dQ, dK, dV, out, seqLen, maxSeq);
+            attention.runAtDevicePosition(dQ, dK, dV, graphOut, lastPosition, maxSeq);
             float[] got = out.downloadFloats(nHeads * headDim);
+
+            // then both make the same split, so the same bits
+            assertThat(graphOut.downloadFloats(nHeads * headDim)).as("device-length attention").containsExactly(got);
 
             // then: scores are fp32 dot products of 128 terms (relative error ~1e-6, |score| < 4
             // here), exp2f is within 2 ulp and the weighted sums are fp32: the output, a convex

@@ -1,0 +1,94 @@
+package dev.quantspec.cuda;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.quantspec.Backend;
+import dev.quantspec.EngineOptions;
+import dev.quantspec.QuantSpecEngine;
+import dev.quantspec.QuantSpecException;
+import dev.quantspec.generate.DecoderKind;
+import dev.quantspec.generate.GenerationRequest;
+import dev.quantspec.generate.GenerationResult;
+import dev.quantspec.generate.KvCacheKind;
+import dev.quantspec.generate.SamplingParams;
+import dev.quantspec.testing.TestFiles;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** The engine's normal generate() API on the CUDA backend (qs-tiny, GPU hosts only). */
+@Tag("gpu")
+class CudaEngineGpuTest {
+    private static QuantSpecEngine engine;
+
+    @BeforeAll
+    static void load() {
+        engine = QuantSpecEngine.load(TestFiles.qsTiny(), EngineOptions.defaults().withBackend(Backend.AUTO)
+                .withContextLength(4096));
+    }
+
+    @AfterAll
+    static void close() {
+        engine.close();
+    }
+
+    @Test
+    void should_pick_cuda_for_auto_and_reproduce_the_reference_greedy_ids() throws IOException {
+        // given the reference cases
+        JsonNode reference = new ObjectMapper().readTree(TestFiles.reference("qs-tiny-greedy.json").toFile());
+        List<String> parted = new ArrayList<>();
+        assertThat(engine.backend()).isEqualTo(Backend.CUDA);
+        for (JsonNode c : reference.get("cases")) {
+            int[] prompt = ints(c.get("prompt_ids"));
+            int[] expected = ints(c.get("greedy_ids"));
+            // when generated through the engine (EOS ignored: the reference runs its full length)
+            GenerationResult r = engine.generate(GenerationRequest.greedy(prompt, expected.length).withIgnoreEos(true));
+            // then the ids are the reference's
+            if (!java.util.Arrays.equals(ids(r), expected)) parted.add(c.get("id").asText());
+            assertThat(r.stats().decodeTokensPerSecond()).isPositive();
+        }
+        System.out.println("engine on CUDA: cases that parted from the reference: " + parted);
+        assertThat(parted).as("cases whose greedy ids differ from the Hugging Face reference").isEmpty();
+    }
+
+    @Test
+    void should_sample_reproducibly_with_a_seed_on_the_gpu() {
+        // given a prompt and a seeded sampling request
+        int[] prompt = {0, 100, 200, 300};
+        GenerationRequest req = GenerationRequest.greedy(prompt, 32).withIgnoreEos(true)
+                .withSampling(new SamplingParams(0.9f, 50, 0.95f, 1234L));
+        // when run twice
+        GenerationResult a = engine.generate(req);
+        GenerationResult b = engine.generate(req);
+        // then both give the same 32 tokens
+        assertThat(ids(a)).hasSize(32).containsExactly(ids(b));
+    }
+
+    @Test
+    void should_refuse_quantspec_on_cuda_with_a_clear_message() {
+        // given a QuantSpec request
+        GenerationRequest req = GenerationRequest.greedy(new int[] {0, 5}, 4)
+                .withDecoder(DecoderKind.QUANTSPEC, KvCacheKind.HIERARCHICAL, 4);
+        // when / then
+        assertThatThrownBy(() -> engine.generate(req)).isInstanceOf(QuantSpecException.class)
+                .hasMessageContaining("not yet on CUDA");
+    }
+
+    private static int[] ids(GenerationResult r) {
+        return r.ids();
+    }
+
+    private static int[] ints(JsonNode array) {
+        int[] out = new int[array.size()];
+        for (int i = 0; i < out.length; i++) out[i] = array.get(i).asInt();
+        return out;
+    }
+}
