@@ -56,6 +56,13 @@ final class AttentionKernels {
         if (simdCodes(hd)) {
             return SimdAttention.codeScores(upper, lower, b0, rowBytes, n, hd, w, wEven, wOdd, bias, scale, scores, sOff, max);
         }
+        return scalarCodeScores(upper, lower, b0, rowBytes, n, hd, w, wEven, wOdd, bias, scale, scores, sOff, max);
+    }
+
+    /** The scalar reference of {@link #codeScores}. */
+    static float scalarCodeScores(byte[] upper, byte[] lower, int b0, int rowBytes, int n, int hd,
+                                  float[] w, int wEven, int wOdd, float bias, float scale,
+                                  float[] scores, int sOff, float max) {
         int half = hd / 2;
         for (int t = 0; t < n; t++) {
             int b = b0 + t * rowBytes;
@@ -88,6 +95,12 @@ final class AttentionKernels {
             SimdAttention.codeWeightedSum(upper, lower, b0, rowBytes, n, groupChannels, coef, cOff, cStride, out, outEven, outOdd);
             return;
         }
+        scalarCodeWeightedSum(upper, lower, b0, rowBytes, n, groupChannels, coef, cOff, cStride, out, outEven, outOdd);
+    }
+
+    /** The scalar reference of {@link #codeWeightedSum}. */
+    static void scalarCodeWeightedSum(byte[] upper, byte[] lower, int b0, int rowBytes, int n, int groupChannels,
+                                      float[] coef, int cOff, int cStride, float[] out, int outEven, int outOdd) {
         int half = groupChannels / 2;
         for (int t = 0; t < n; t++) {
             int b = b0 + t * rowBytes;

@@ -134,7 +134,8 @@ class CudaTransformerGpuTest {
             for (float l : logits) assertThat(Float.isFinite(l)).isTrue();
             assertThat(next).isEqualTo(argmax(logits));
             assertThat(ms).isPositive();
-            assertThat(model.weightBytes()).isGreaterThan(2L * config.vocabSize() * config.hiddenSize() * 2);
+            // (the LM head alone is vocab x hidden bf16; the untied embedding is read one row per step)
+            assertThat(model.weightBytes()).isGreaterThan((long) config.vocabSize() * config.hiddenSize() * 2);
         }
     }
 

@@ -22,16 +22,22 @@ class HierarchicalKvCacheTest {
     private static final class Record {
         final float[][][] keys;
         final float[][][] values;
+        final KvShape shape;
 
         Record(int capacity) {
-            keys = new float[capacity][SHAPE.layers()][SHAPE.kvDim()];
-            values = new float[capacity][SHAPE.layers()][SHAPE.kvDim()];
+            this(capacity, SHAPE);
+        }
+
+        Record(int capacity, KvShape shape) {
+            this.shape = shape;
+            keys = new float[capacity][shape.layers()][shape.kvDim()];
+            values = new float[capacity][shape.layers()][shape.kvDim()];
         }
     }
 
     private static void writeRandom(HierarchicalKvCache cache, Record rec, int pos, SplittableRandom rnd) {
-        for (int l = 0; l < SHAPE.layers(); l++) {
-            for (int i = 0; i < SHAPE.kvDim(); i++) {
+        for (int l = 0; l < rec.shape.layers(); l++) {
+            for (int i = 0; i < rec.shape.kvDim(); i++) {
                 rec.keys[pos][l][i] = (float) (rnd.nextGaussian() * (1 + i % 3));
                 rec.values[pos][l][i] = (float) rnd.nextGaussian();
             }
@@ -130,12 +136,14 @@ class HierarchicalKvCacheTest {
         return new float[] {ResidualQuantizer.dequant4(u, scale, mn), ResidualQuantizer.dequant8(u, lo, scale, mn)};
     }
 
-    @Test
-    void should_attend_like_a_scalar_reference_over_the_dequantized_cache() {
-        // given: a cache with quantized groups and a buffer
+    @ParameterizedTest(name = "head dim {0}, value group {1}")
+    @org.junit.jupiter.params.provider.CsvSource({"8,4", "64,64", "64,32", "128,64"})
+    void should_attend_like_a_scalar_reference_over_the_dequantized_cache(int headDim, int valueGroup) {
+        // given: a cache with quantized groups and a buffer (head dims 64/128 run the SIMD loops)
+        KvShape shapeUnderTest = new KvShape(2, 4, 2, headDim);
         int capacity = 64;
-        HierarchicalKvCache cache = new HierarchicalKvCache(SHAPE, new HierarchicalCacheConfig(G, 4, G), capacity, 1);
-        Record rec = new Record(capacity);
+        HierarchicalKvCache cache = new HierarchicalKvCache(shapeUnderTest, new HierarchicalCacheConfig(G, valueGroup, G), capacity, 1);
+        Record rec = new Record(capacity, shapeUnderTest);
         SplittableRandom rnd = new SplittableRandom(7);
         cache.reserve(23);
         for (int p = 0; p < 23; p++) {
@@ -143,27 +151,27 @@ class HierarchicalKvCacheTest {
         }
         cache.accept(23);
         assertThat(cache.quantizedLength()).isEqualTo(16);
-        float[] q = new float[SHAPE.headDim()];
+        float[] q = new float[shapeUnderTest.headDim()];
         for (int i = 0; i < q.length; i++) {
             q[i] = (float) rnd.nextGaussian();
         }
 
         for (KvView view : KvView.values()) {
-            for (int head = 0; head < SHAPE.heads(); head++) {
+            for (int head = 0; head < shapeUnderTest.heads(); head++) {
                 // when
-                float[] out = new float[SHAPE.headDim()];
+                float[] out = new float[shapeUnderTest.headDim()];
                 cache.attend(1, head, 22, q, 0, out, 0, new float[cache.scratchSize()], view);
 
                 // then: softmax(q·k/sqrt(d)) v over keys and values as the view reads them, in double
-                int kvh = head / SHAPE.group();
+                int kvh = head / shapeUnderTest.group();
                 double[] s = new double[23];
                 double max = Double.NEGATIVE_INFINITY;
                 for (int t = 0; t < 23; t++) {
                     double dot = 0;
-                    for (int c = 0; c < SHAPE.headDim(); c++) {
+                    for (int c = 0; c < shapeUnderTest.headDim(); c++) {
                         dot += q[c] * cache.dequantizedKey(1, kvh, t, c, view);
                     }
-                    s[t] = dot / Math.sqrt(SHAPE.headDim());
+                    s[t] = dot / Math.sqrt(shapeUnderTest.headDim());
                     max = Math.max(max, s[t]);
                 }
                 double sum = 0;
@@ -171,7 +179,7 @@ class HierarchicalKvCacheTest {
                     s[t] = Math.exp(s[t] - max);
                     sum += s[t];
                 }
-                for (int c = 0; c < SHAPE.headDim(); c++) {
+                for (int c = 0; c < shapeUnderTest.headDim(); c++) {
                     double expected = 0;
                     for (int t = 0; t < 23; t++) {
                         expected += s[t] / sum * cache.dequantizedValue(1, kvh, t, c, view);
