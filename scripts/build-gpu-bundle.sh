@@ -44,8 +44,11 @@ else
     cp -r quantspec-core/target/test-classes/. "$bundle/test-classes/"
 fi
 
-# Only the jars the GPU path and its tests need (not Jinjava, Guava, ...): the bundle travels.
-tr ':' '\n' < "$bundle/classpath.txt" | grep -E '/(native-kernels|javacpp|cuda|assertj-core|slf4j-api|slf4j-simple|jackson-databind|jackson-core|jackson-annotations)-[^/]*\.jar$' \
+# The runtime class path of quantspec-core (the engine tests load whole models: tokenizer, Jinjava
+# chat templates) minus what the bundle does not need: byte-buddy (9 MB, AssertJ's soft assertions
+# only), picocli (the CLI), and the JUnit jars that the console launcher already contains.
+tr ':' '\n' < "$bundle/classpath.txt" | grep -E '\.jar$' \
+    | grep -vE '/(byte-buddy|picocli|junit-jupiter[a-z-]*|junit-platform-[a-z-]*|opentest4j|apiguardian-api)-[^/]*\.jar$' \
     | xargs -I{} cp {} "$bundle/lib/"
 cp "$m2/org/junit/platform/junit-platform-console-standalone/$junit_platform_version/junit-platform-console-standalone-$junit_platform_version.jar" \
     "$bundle/lib/"
@@ -56,19 +59,25 @@ done
 unzip -l "$bundle/lib/native-kernels-"*.jar | grep quantspec.fatbin > /dev/null \
     || { echo "native-kernels jar has no quantspec.fatbin: nvcc missing here?" >&2; exit 1; }
 
-shared_bench="$root/../shared/bench"
+shared_dir="${QUANTSPEC_SHARED:-$root/../shared}"  # the reference material beside the checkout
+shared_bench="$shared_dir/bench"
 [[ -d "$shared_bench" ]] && cp "$shared_bench"/*.py "$bundle/bench/"
 # The reference outputs the GPU model test compares against (read through -Dquantspec.shared).
 rm -rf "$bundle/shared" && mkdir -p "$bundle/shared/reference"
-cp "$root/../shared/reference/qs-tiny-greedy.json" "$bundle/shared/reference/"
+cp "$shared_dir/reference/qs-tiny-greedy.json" "$bundle/shared/reference/"
 
-# The JDK: java.base plus what JavaCPP (jdk.unsupported), the Vector API, JUnit (java.logging,
-# java.management) and AssertJ (java.desktop for java.beans, java.instrument) need.
-if [[ ! -f "$bundle/jdk.tar.xz" ]]; then
+# The JDK: java.base plus what JavaCPP (jdk.unsupported), the Vector API, JUnit's console launcher
+# (java.logging, java.management), Jackson (java.sql, java.xml) and Jinjava (java.beans in
+# java.desktop) need. jlink's own compression is off because xz packs the plain modules file far
+# better (17 MB instead of 30); the AWT/imaging/sound native libraries, which nothing here loads,
+# are dropped. Rebuilt when the module list changes.
+modules=java.base,java.logging,java.management,java.xml,java.sql,java.naming,java.desktop,jdk.unsupported,jdk.incubator.vector,jdk.zipfs
+if [[ ! -f "$bundle/jdk.tar.xz" || "$(cat "$bundle/jdk.modules" 2>/dev/null)" != "$modules" ]]; then
     work="$(mktemp -d)"
-    jlink --add-modules java.base,java.logging,java.management,java.desktop,java.instrument,java.xml,java.naming,java.sql,jdk.unsupported,jdk.incubator.vector,jdk.zipfs \
-        --strip-debug --no-header-files --no-man-pages --compress=2 --output "$work/jdk"
-    tar -C "$work" -cJf "$bundle/jdk.tar.xz" jdk
+    jlink --add-modules "$modules" --strip-debug --no-header-files --no-man-pages --output "$work/jdk"
+    rm -f "$work"/jdk/lib/lib{awt_xawt,splashscreen,fontmanager,javajpeg,lcms,mlib_image,jsound}.so
+    tar -C "$work" -cf - jdk | xz -9 -T2 > "$bundle/jdk.tar.xz"
+    echo "$modules" > "$bundle/jdk.modules"
     rm -rf "$work"
 fi
 du -sh "$bundle"/* | sed 's/^/  /'

@@ -6,8 +6,11 @@
 #   results.md    the same as readable tables
 #   tests.log     the JUnit console output;  junit/  its XML report
 #   run.log       benchmark and peer output
-# Usage (from the repository root): OUT=/some/dir scripts/gpu-run.sh [--skip-peer]
+#   decode.json   whole decode steps (CudaDecodeBenchmark: qs-tiny tokens/s, 7B shapes ms per step)
+# Usage (from the repository root): OUT=/some/dir scripts/gpu-run.sh [--skip-peer] [--skip-kernel-bench]
+#   [--skip-peer-kernels] [--skip-decode-bench]  (to fit a run into the device budget)
 set -uo pipefail
+args=" $* "
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bundle="$root/.bundle"
 OUT="${OUT:-/tmp/out}"
@@ -36,8 +39,16 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem,tem
 tests_rc=$?
 tail -15 "$OUT/tests.log"
 
-# --- 2. our kernels
-"$java" "${jopts[@]}" -cp "$cp" dev.quantspec.cuda.CudaKernelBenchmark "$work/kernels.json" 2>&1 | tee "$OUT/run.log"
+# --- 2. our kernels, then whole decode steps
+touch "$OUT/run.log"
+if [[ "$args" != *" --skip-kernel-bench "* ]]; then
+    "$java" "${jopts[@]}" -cp "$cp" dev.quantspec.cuda.CudaKernelBenchmark "$work/kernels.json" 2>&1 | tee -a "$OUT/run.log"
+fi
+if [[ "$args" != *" --skip-decode-bench "* ]]; then
+    timeout "${DECODE_TIMEOUT:-240}" "$java" "${jopts[@]}" -cp "$cp" dev.quantspec.cuda.CudaDecodeBenchmark \
+        "$work/decode.json" "$root/models/qs-tiny" 2>&1 | tee -a "$OUT/run.log"
+    cp "$work/decode.json" "$OUT/decode.json" 2>/dev/null
+fi
 
 # --- 3. the PyTorch peers at the same shapes: cuBLAS GEMV and SDPA decode attention
 cat > "$work/peer_kernels.py" <<'PY'
@@ -101,11 +112,12 @@ def load(p):
     try: return json.load(open(p))
     except Exception as e: return {"missing": f"{p}: {e}"}
 ours, peer_k, peer = load(f"{work}/kernels.json"), load(f"{work}/peer_kernels.json"), load(f"{work}/peer/anchors2.json")
+decode = load(f"{work}/decode.json")
 log = open(f"{out}/tests.log").read()
 summary = {k: int(v) for v, k in re.findall(r"\[\s*(\d+) tests (successful|failed|found|skipped|aborted)\s*\]", log)}
 gpu = open(f"{work}/gpu.csv").read().strip()
 res = {"gpu": gpu, "tests": {"exit_code": int(os.environ["TESTS_RC"]), **summary},
-       "ours": ours, "peer_kernels": peer_k, "peer_pytorch_decode": peer}
+       "ours": ours, "ours_decode": decode, "peer_kernels": peer_k, "peer_pytorch_decode": peer}
 json.dump(res, open(f"{out}/results.json", "w"), indent=1)
 md = ["# GPU run", "", "```", gpu, "```", "", f"Tests: {summary} (exit {os.environ['TESTS_RC']})", ""]
 if "kernels" in ours:
@@ -126,15 +138,18 @@ if "kernels" in ours:
                     b = min(best, key=lambda v: v["us"]); pk, pg = b["us"], b["GBps"]
         g = "" if r["graph_us"] is None else f"{r['graph_us']:.1f}"
         md.append(f"| {r['kernel']} | {r['variant']} | {r['shape']} | {r['stream_us']:.1f} | {g} | {r['GBps']:.0f} | {100*r['fraction_of_4262']:.1f}% | {pk} | {pg} |")
+md += ["", "Our whole decode step (CudaDecodeBenchmark):", "", "```"] + [json.dumps(r) for r in decode.get("rows", [])] + ["```"]
 md += ["", "Peer whole decode step (peer_pytorch_decode.py, same run):", "", "```", json.dumps({k: v for k, v in peer.items() if k.startswith("decode_step")}, indent=1)[:6000], "```"]
 open(f"{out}/results.md", "w").write("\n".join(md) + "\n")
 print("\n".join(md))
 PY
 summarize() { WORK="$work" OUT="$OUT" TESTS_RC="$tests_rc" python3 "$work/summarize.py"; }
 
-WORK="$work" timeout 150 python3 "$work/peer_kernels.py" >> "$OUT/run.log" 2>&1 || echo "peer_kernels.py failed or timed out" | tee -a "$OUT/run.log"
+if [[ "$args" != *" --skip-peer-kernels "* ]]; then
+    WORK="$work" timeout 150 python3 "$work/peer_kernels.py" >> "$OUT/run.log" 2>&1 || echo "peer_kernels.py failed or timed out" | tee -a "$OUT/run.log"
+fi
 summarize > /dev/null
-if [[ "${1:-}" != "--skip-peer" ]]; then
+if [[ "$args" != *" --skip-peer "* ]]; then
     (cd "$bundle/bench" && OUT="$work/peer" PYTHONUNBUFFERED=1 timeout "${PEER_TIMEOUT:-240}" python3 peer_pytorch_decode.py) \
         >> "$OUT/run.log" 2>&1 || echo "peer_pytorch_decode.py failed or timed out" | tee -a "$OUT/run.log"
 fi

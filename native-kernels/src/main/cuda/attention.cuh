@@ -14,6 +14,17 @@
 #pragma once
 #include "common.cuh"
 
+// The chunking of a context of seqLen positions into at most maxChunks chunks of a multiple of
+// CHUNK_GRANULE positions, at least minChunkLen each. The host (DecodeAttention.split) uses the same
+// formula; on the device it lets one captured CUDA graph serve every decode step, the context
+// length being read from device memory (position + 1) instead of baked into the launch.
+constexpr int QS_ATTN_CHUNK_GRANULE = 64;
+__device__ __forceinline__ int qs_attn_chunk_len(int seqLen, int maxChunks, int minChunkLen) {
+    const int perChunk = (seqLen + maxChunks - 1) / maxChunks;
+    const int rounded = (perChunk + QS_ATTN_CHUNK_GRANULE - 1) / QS_ATTN_CHUNK_GRANULE * QS_ATTN_CHUNK_GRANULE;
+    return max(minChunkLen, rounded);
+}
+
 // Threads per partial block: 4 warps. With the grid sized to several blocks per SM this keeps
 // enough 16-byte loads in flight while the block-level merge below stays cheap.
 constexpr int ATTN_THREADS = 128;
@@ -32,8 +43,8 @@ template <int HEAD_DIM, int GROUP, int UNROLL>
 __device__ __forceinline__ void qs_attn_partial_body(
     const float* __restrict__ q, const __half* __restrict__ kCache,
     const __half* __restrict__ vCache, float* __restrict__ partialAcc,
-    float* __restrict__ partialMax, float* __restrict__ partialSum, int seqLen, int maxSeq,
-    int chunkLen, float scaleLog2) {
+    float* __restrict__ partialMax, float* __restrict__ partialSum, const int* __restrict__ lastPosition,
+    int seqLen, int maxSeq, int chunkLen, float scaleLog2) {
     constexpr int LANES = HEAD_DIM / 8;              // lanes per position
     constexpr int GROUPS_PER_WARP = 32 / LANES;      // positions a warp works on side by side
     constexpr int NGROUPS = ATTN_WARPS * GROUPS_PER_WARP;
@@ -46,7 +57,15 @@ __device__ __forceinline__ void qs_attn_partial_body(
 
     const int chunk = blockIdx.x;
     const int kvHead = blockIdx.y;
-    const int numChunks = gridDim.x;
+    int numChunks = gridDim.x;
+    if (lastPosition != nullptr) {
+        // Graph mode: the grid has maxChunks blocks, chunkLen carries the minimum chunk length, the
+        // context ends after the position in device memory; blocks past the last chunk have no work.
+        seqLen = *lastPosition + 1;
+        chunkLen = qs_attn_chunk_len(seqLen, gridDim.x, chunkLen);
+        numChunks = (seqLen + chunkLen - 1) / chunkLen;
+        if (chunk >= numChunks) return;
+    }
     const int start = chunk * chunkLen;
     const int end = min(start + chunkLen, seqLen);
     const int lane = threadIdx.x & 31;
@@ -158,16 +177,19 @@ __device__ __forceinline__ void qs_attn_partial_body(
 }
 
 // Entry points: qs_attn_partial_h{HEAD_DIM}_g{GROUP}_u{UNROLL}.
-// grid: (numChunks = ceil(seqLen / chunkLen), nKvHeads), block: ATTN_THREADS.
+// grid: (numChunks = ceil(seqLen / chunkLen), nKvHeads), block: ATTN_THREADS; or, when
+// lastPosition is not null, (maxChunks, nKvHeads) with chunkLen the minimum chunk length and the
+// context length lastPosition[0] + 1 read on the device (one CUDA graph for every step).
 #define QS_ATTN_ENTRY(HD, G, U)                                                                \
     extern "C" __global__ void __launch_bounds__(ATTN_THREADS)                                 \
         qs_attn_partial_h##HD##_g##G##_u##U(                                                   \
         const float* __restrict__ q, const __half* __restrict__ kCache,                        \
         const __half* __restrict__ vCache, float* __restrict__ partialAcc,                     \
-        float* __restrict__ partialMax, float* __restrict__ partialSum, int seqLen,            \
-        int maxSeq, int chunkLen, float scaleLog2) {                                           \
+        float* __restrict__ partialMax, float* __restrict__ partialSum,                        \
+        const int* __restrict__ lastPosition, int seqLen, int maxSeq, int chunkLen,            \
+        float scaleLog2) {                                                                     \
         qs_attn_partial_body<HD, G, U>(q, kCache, vCache, partialAcc, partialMax, partialSum,     \
-                                    seqLen, maxSeq, chunkLen, scaleLog2);                      \
+                                    lastPosition, seqLen, maxSeq, chunkLen, scaleLog2);        \
     }
 
 QS_ATTN_ENTRY(64, 1, 4)
@@ -184,7 +206,9 @@ QS_ATTN_ENTRY(128, 4, 8)
 
 // Merges the chunks of each query head: out = sum_c 2^(m_c - M) acc_c / sum_c 2^(m_c - M) sum_c.
 //   out fp32 [nHeads][headDim]. grid: nHeads, block: COMBINE_THREADS,
-//   dynamic shared memory: numChunks floats (the chunk weights).
+//   dynamic shared memory: numChunks floats (the chunk weights). When lastPosition is not null
+//   (graph mode) numChunks is the partial kernel's maxChunks and the real count is derived from
+//   lastPosition[0] + 1 and minChunkLen exactly as the partial kernel derives it.
 // All threads share the chunk loop (a first version gave each thread one output element and a
 // serial loop over the chunks: about 10 us of dependent L2 round trips at 64 chunks).
 constexpr int COMBINE_THREADS = 256;
@@ -192,7 +216,12 @@ constexpr int COMBINE_THREADS = 256;
 extern "C" __global__ void __launch_bounds__(COMBINE_THREADS)
     qs_attn_combine(const float* __restrict__ partialAcc, const float* __restrict__ partialMax,
                     const float* __restrict__ partialSum, float* __restrict__ out, int numChunks,
-                    int headDim) {
+                    int headDim, const int* __restrict__ lastPosition, int minChunkLen) {
+    if (lastPosition != nullptr) {
+        const int seqLen = *lastPosition + 1;
+        const int chunkLen = qs_attn_chunk_len(seqLen, numChunks, minChunkLen);
+        numChunks = (seqLen + chunkLen - 1) / chunkLen;
+    }
     extern __shared__ float weights[];                 // [numChunks]
     __shared__ float scratch[32];
     __shared__ float4 slices[COMBINE_THREADS];         // [COMBINE_THREADS / quads][quads] partial sums

@@ -144,3 +144,31 @@ extern "C" __global__ void __launch_bounds__(ARGMAX_THREADS)
         if (lane == 0) *out = bestIdx;
     }
 }
+
+// Benchmark ("dummy") weights and caches: out[i] = offset + scale * u(seed, i), u uniform in
+// [-1, 1) from an integer hash of (seed, i), so a 7B-shape model is filled on the device in
+// milliseconds instead of uploading gigabytes, and the values are reproducible.
+//   out bf16 or fp16 [n]. grid-stride: any grid and block.
+__device__ __forceinline__ float qs_hash_uniform(unsigned long long seed, unsigned long long i) {
+    unsigned long long z = seed * 0x9E3779B97F4A7C15ull + i;  // splitmix64
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (float)(z >> 40) * (2.0f / 16777216.0f) - 1.0f;  // 24 random bits
+}
+
+extern "C" __global__ void qs_fill_random_bf16(__nv_bfloat16* __restrict__ out, long long n,
+                                               unsigned long long seed, float offset, float scale) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
+        out[i] = __float2bfloat16(offset + scale * qs_hash_uniform(seed, (unsigned long long)i));
+    }
+}
+
+extern "C" __global__ void qs_fill_random_f16(__half* __restrict__ out, long long n,
+                                              unsigned long long seed, float offset, float scale) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
+        out[i] = __float2half(offset + scale * qs_hash_uniform(seed, (unsigned long long)i));
+    }
+}
