@@ -3,3 +3,4 @@
 #include "elementwise.cuh"
 #include "gemv.cuh"
 #include "attention.cuh"
+#include "quantkv.cuh"

@@ -1,0 +1,224 @@
+package dev.quantspec.cuda;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Attention over the hierarchical KV cache on the GPU, the two views QuantSpec needs:
+ * <ul>
+ *   <li>{@link View#DRAFT}: INT4 (upper nibbles) + the fp16 buffer, one query per sequence;</li>
+ *   <li>{@link View#VERIFY}: INT8 (upper and lower nibbles) + the buffer, gamma + 1 = 5 queries at
+ *       once, causal inside the buffer (query i sees the buffer up to {@code bufLen - 5 + i}).</li>
+ * </ul>
+ * Flash-decoding split: the quantized positions are cut into chunks of whole key groups, one block
+ * per (chunk, kv head) handles the query heads of that kv head (GQA without re-reading KV per head
+ * for the draft), the buffer is one more chunk, and {@code qs_attn_combine} merges the chunks by
+ * log-sum-exp. Owns the partial-result buffers for one layer shape; reuse one instance per layer.
+ */
+public final class QuantizedDecodeAttention implements AutoCloseable {
+    /** Which cache view and how many queries. */
+    public enum View {
+        DRAFT(4, 1), VERIFY(8, 5);
+
+        final int bits;
+        /** Queries per launch: 1 for the draft, gamma + 1 for verification. */
+        public final int queries;
+
+        View(int bits, int queries) {
+            this.bits = bits;
+            this.queries = queries;
+        }
+    }
+
+    /** How the quantized positions are cut: {@code chunks} chunks of {@code chunkLen} (a multiple of G). */
+    public record Split(int chunkLen, int chunks) {}
+
+    /**
+     * Which kernel: version 1 (one 4-byte code word per lane and plane, no pipelining: 20-35% of
+     * bandwidth in H200 run 1) or version 2 ({@code channelsPerLane} channels per lane, next step's
+     * codes loaded before the current one is computed, key weights folded in shared memory).
+     * {@link #compiled} lists what quantkv.cuh instantiates.
+     */
+    public record Tuning(int version, int channelsPerLane, int unroll) {
+        public static final Tuning SIMPLE = new Tuning(1, 8, 4);
+
+        /** Positions one warp handles per step: (32 / lanes per position) * unroll. */
+        int warpSpan(int headDim) {
+            return 32 / (headDim / channelsPerLane) * unroll;
+        }
+    }
+
+    /** The tunings quantkv.cuh compiles for this view, GQA group and head dim (version 1 first). */
+    public static List<Tuning> compiled(View view, int group, int headDim) {
+        List<Tuning> list = new ArrayList<>(List.of(Tuning.SIMPLE));
+        if (view == View.DRAFT) {
+            if (headDim == 128 && group == 1) {
+                list.addAll(List.of(new Tuning(2, 32, 2), new Tuning(2, 16, 2), new Tuning(2, 16, 4)));
+            } else if (headDim == 128) {
+                list.addAll(List.of(new Tuning(2, 8, 4), new Tuning(2, 8, 2), new Tuning(2, 16, 2)));
+            } else if (group == 1) {
+                list.add(new Tuning(2, 16, 2));
+            } else {
+                list.add(new Tuning(2, 8, 4));
+            }
+        } else {
+            if (headDim == 128) {
+                list.addAll(List.of(new Tuning(2, 8, 4), new Tuning(2, 8, 2)));
+            } else {
+                list.add(new Tuning(2, 8, 2));
+            }
+        }
+        return list;
+    }
+
+    /**
+     * The tuning used when none is given, from H200 run 2 (2026-11-29, native-kernels/QUANTKV-NOTES.md):
+     * version 2 with 16 channels per lane and unroll 4 for the MHA draft at head dim 128 (8-19% faster
+     * than version 1 at 8K-256K); version 1 everywhere else (the GQA-4 draft within 3% of the best
+     * version 2 variant, verification 10-20% faster than version 2; head dim 64 not timed).
+     */
+    public static Tuning defaultTuning(View view, QuantizedKvLayout layout, int group) {
+        Tuning mhaDraft = new Tuning(2, 16, 4);
+        if (view == View.DRAFT && group == 1 && layout.headDim() == 128 && fits(mhaDraft, layout)) {
+            return mhaDraft;
+        }
+        return Tuning.SIMPLE;
+    }
+
+    /**
+     * Whether the kernel can serve the layout: a lane's channels must lie in one value group, and
+     * (version 2, which has no masking in the quantized path) a key group must be whole block steps.
+     */
+    static boolean fits(Tuning t, QuantizedKvLayout layout) {
+        return layout.valueGroupSize() % t.channelsPerLane() == 0
+                && (t.version() == 1 || layout.groupSize() % (4 * t.warpSpan(layout.headDim())) == 0);
+    }
+
+    static final int THREADS = 128;          // quantkv.cuh QATTN_THREADS
+    static final int COMBINE_THREADS = 256;  // attention.cuh COMBINE_THREADS
+
+    private final CudaContext context;
+    private final View view;
+    private final int nHeads;
+    private final QuantizedKvLayout layout;
+    private final String kernel;
+    private final Tuning tuning;
+    private final int slices;                 // blocks sharing one chunk of one kv head
+    private final int maxChunks;              // quantized chunks at most (the buffer chunk comes on top)
+    private final DeviceBuffer partialAcc;    // f32 [queries*nHeads][maxChunks+1][headDim]
+    private final DeviceBuffer partialMax;    // f32 [queries*nHeads][maxChunks+1]
+    private final DeviceBuffer partialSum;    // f32 [queries*nHeads][maxChunks+1]
+
+    public QuantizedDecodeAttention(CudaContext context, View view, int nHeads, QuantizedKvLayout layout) {
+        this(context, view, nHeads, layout, defaultTuning(view, layout, Math.max(1, nHeads / layout.kvHeads())), 0);
+    }
+
+    /**
+     * @param maxChunksOverride if positive, at most this many quantized chunks (tests use it to get
+     *                          chunks of many key groups); 0 sizes the split by occupancy
+     */
+    QuantizedDecodeAttention(CudaContext context, View view, int nHeads, QuantizedKvLayout layout, Tuning tuning,
+                             int maxChunksOverride) {
+        int group = nHeads / layout.kvHeads();
+        if (nHeads % layout.kvHeads() != 0 || (group != 1 && group != 4)) {
+            throw new IllegalArgumentException("quantized attention is compiled for GQA groups 1 and 4; " + nHeads
+                    + " query heads over " + layout.kvHeads() + " kv heads (add an instantiation in quantkv.cuh)");
+        }
+        this.context = context;
+        this.view = view;
+        this.nHeads = nHeads;
+        this.layout = layout;
+        // The draft keeps every head of a kv head in one block; verification's 5 queries x 4 heads do not fit in registers.
+        int headsPerBlock = view == View.DRAFT ? group : 1;
+        this.slices = group / headsPerBlock;
+        if (!compiled(view, group, layout.headDim()).contains(tuning) || !fits(tuning, layout)) {
+            throw new IllegalArgumentException(tuning + " is not compiled for " + view + " with GQA group " + group
+                    + " or does not fit " + layout + " (value group % channels per lane, G % 4 warp steps)");
+        }
+        this.tuning = tuning;
+        this.kernel = (tuning.version() == 1 ? "qs_qattn_b" : "qs_qattn2_b") + view.bits + "_h" + layout.headDim()
+                + "_g" + group + "_p" + headsPerBlock + "_q" + view.queries
+                + (tuning.version() == 1 ? "" : "_c" + tuning.channelsPerLane() + "_u" + tuning.unroll());
+        int blocksPerSm = Math.max(1, context.maxActiveBlocksPerMultiprocessor(kernel, THREADS));
+        int targetBlocks = context.multiprocessorCount() * blocksPerSm;
+        int byOccupancy = Math.min(DecodeAttention.MAX_CHUNKS - 1,
+                Math.max(1, CudaKernels.ceilDiv(targetBlocks, (long) layout.kvHeads() * slices)));
+        this.maxChunks = maxChunksOverride > 0 ? maxChunksOverride : byOccupancy;
+        long rows = (long) view.queries * nHeads;
+        partialAcc = context.allocate("quantized attention partial sums f32[" + rows + "][" + (maxChunks + 1) + "]["
+                + layout.headDim() + "]", rows * (maxChunks + 1) * layout.headDim() * 4);
+        partialMax = context.allocate("quantized attention partial max f32[" + rows + "][" + (maxChunks + 1) + "]",
+                rows * (maxChunks + 1) * 4);
+        partialSum = context.allocate("quantized attention partial sum f32[" + rows + "][" + (maxChunks + 1) + "]",
+                rows * (maxChunks + 1) * 4);
+    }
+
+    /** The chunking of {@code quantized} positions (a multiple of G): about one block per resident slot. */
+    public Split split(int quantized) {
+        int g = layout.groupSize();
+        int chunkLen = Math.max(g, CudaKernels.roundUp(CudaKernels.ceilDiv(quantized, maxChunks), g));
+        return new Split(chunkLen, quantized == 0 ? 0 : CudaKernels.ceilDiv(quantized, chunkLen));
+    }
+
+    /**
+     * out fp32 [queries][nHeads][headDim] = softmax(q K^T / sqrt(headDim)) V, q fp32
+     * [queries][nHeads][headDim], over the quantized positions [0, quantized) (a multiple of G) and
+     * the first {@code bufLen} buffer rows (the queries' own rows are its last {@code queries}).
+     */
+    public void run(DeviceBuffer q, DeviceQuantizedKv kv, DeviceBuffer out, int quantized, int bufLen) {
+        QuantizedKvLayout l = kv.layout();
+        String shapes = view + " q f32[" + view.queries + "][" + nHeads + "][" + l.headDim() + "], " + quantized
+                + " quantized + " + bufLen + " buffered positions, " + l;
+        if (!l.equals(layout)) {
+            throw new IllegalArgumentException("this attention was sized for " + layout + ", not: " + shapes);
+        }
+        if (quantized < 0 || quantized % l.groupSize() != 0 || quantized > l.maxGroups() * l.groupSize()) {
+            throw new IllegalArgumentException("the quantized length must be whole key groups inside the capacity: " + shapes);
+        }
+        if (bufLen < view.queries || bufLen > l.bufferCapacity()) {
+            throw new IllegalArgumentException("the buffer must hold the " + view.queries + " query rows and fit: " + shapes);
+        }
+        long rows = (long) view.queries * nHeads;
+        CudaKernels.require(q, rows * l.headDim() * 4, shapes);
+        CudaKernels.require(out, rows * l.headDim() * 4, shapes);
+        Split split = split(quantized);
+        int chunks = split.chunks() + 1;
+        float scaleLog2 = (float) (1.0 / Math.sqrt(l.headDim()) / Math.log(2.0));
+        String where = shapes + ", " + split.chunks() + " chunks of " + split.chunkLen() + " + the buffer";
+        try (KernelArgs args = new KernelArgs().buffer(q).buffer(kv.keyUpper).buffer(kv.keyLower).buffer(kv.valueUpper)
+                .buffer(kv.valueLower).buffer(kv.keyParams).buffer(kv.valueParams).buffer(kv.bufferKeys)
+                .buffer(kv.bufferValues).buffer(partialAcc).buffer(partialMax).buffer(partialSum).i32(quantized)
+                .i32(bufLen).i32(l.capacity()).i32(l.maxGroups()).i32(l.bufferCapacity()).i32(l.groupSize())
+                .i32(l.valueGroupSize()).i32(split.chunkLen()).i32(chunks).f32(scaleLog2)) {
+            context.launch(kernel, chunks * slices, l.kvHeads(), THREADS, args, where);
+        }
+        try (KernelArgs args = new KernelArgs().buffer(partialAcc).buffer(partialMax).buffer(partialSum).buffer(out)
+                .i32(chunks).i32(l.headDim()).i64(0L).i32(DecodeAttention.CHUNK_GRANULE)) {
+            context.launch("qs_attn_combine", (int) rows, 1, COMBINE_THREADS, chunks * 4, args, where);
+        }
+    }
+
+    /** Bytes one {@link #run} reads from the cache: nibble planes, params and buffer rows of the visible positions. */
+    public long bytesRead(int quantized, int bufLen) {
+        long perTokenPlanes = (long) layout.kvHeads() * layout.headDim() / 2 * (view == View.DRAFT ? 2 : 4);
+        long keyParams = (long) layout.kvHeads() * (quantized / layout.groupSize()) * layout.headDim() * 8;
+        long valueParams = (long) layout.kvHeads() * quantized * layout.valueGroups() * 8;
+        long buffer = 2L * layout.kvHeads() * bufLen * layout.headDim() * 2;
+        return perTokenPlanes * quantized + keyParams + valueParams + buffer;
+    }
+
+    public String kernelName() {
+        return kernel;
+    }
+
+    public Tuning tuning() {
+        return tuning;
+    }
+
+    @Override
+    public void close() {
+        partialAcc.close();
+        partialMax.close();
+        partialSum.close();
+    }
+}
