@@ -12,6 +12,10 @@ import dev.quantspec.tensor.WeightMatrix;
  * The Llama forward pass on the CPU, over several consecutive positions at once (a prefill chunk,
  * a verification window, or a single decode token). fp32 arithmetic on the stored weights.
  *
+ * <p>One instance runs one pass at a time (the engine serializes requests); the decode loop
+ * allocates nothing: activations live in {@link ForwardState}, and the parallel loop bodies are
+ * created once and read their arguments from fields.
+ *
  * <p>Each position's results do not depend on how many positions share the pass (every matrix
  * kernel is batch-invariant and attention is computed per query), so a verify pass over γ+1
  * positions gives the same logits as γ+1 single steps.
@@ -25,6 +29,25 @@ public final class CpuTransformer {
     private final int kvDim;
     private final int ffn;
     private final int headDim;
+
+    // Arguments of the pass in progress, read by the parallel loop bodies (one pass at a time).
+    private int curLayerIndex;
+    private LayerWeights curLayer;
+    private int curN;
+    private int curPos;
+    private KvCache curCache;
+    private KvView curView;
+    private ForwardState curState;
+    private WeightMatrix mmMatrix;
+    private float[] mmX;
+    private int mmXStride;
+    private int mmN;
+    private float[] mmOut;
+    private int mmOutStride;
+    private final WorkerPool.RangeTask qkvTask = this::qkvPart;
+    private final WorkerPool.RangeTask attentionTask = this::attentionPart;
+    private final WorkerPool.RangeTask gateUpTask = this::gateUpPart;
+    private final WorkerPool.RangeTask matMulTask = this::matMulPart;
 
     public CpuTransformer(LlamaConfig config, WorkerPool pool, int maxPositions) {
         this.config = config;
@@ -73,47 +96,41 @@ public final class CpuTransformer {
         for (int t = first; t < n; t++) {
             rmsNorm(st.x, t * dim, w.finalNorm(), st.xb, (t - first) * dim);
         }
-        matMul(w.lmHead(), st.xb, 0, dim, rows, st.logits, 0, config.vocabSize());
+        matMul(w.lmHead(), st.xb, dim, rows, st.logits, config.vocabSize());
     }
 
     private void layer(int l, LayerWeights lw, int n, int pos, KvCache cache, KvView view, ForwardState st) {
         int qkvStride = qDim + 2 * kvDim;
+        // The parallel loops below read their arguments from these fields (set before each hand-off,
+        // which publishes them to the workers), so no lambda is allocated per token.
+        curLayerIndex = l;
+        curLayer = lw;
+        curN = n;
+        curPos = pos;
+        curCache = cache;
+        curView = view;
+        curState = st;
+
         // Attention block: x += Wo · attention(rope(Wq·xb), rope(Wk·xb), Wv·xb)
         for (int t = 0; t < n; t++) {
             rmsNorm(st.x, t * dim, lw.attentionNorm(), st.xb, t * dim);
         }
-        pool.parallelFor(qkvStride, (part, start, end) -> {
-            rowRange(lw.wq(), 0, start, end, st.xb, n, st.qkv, qkvStride);
-            rowRange(lw.wk(), qDim, start, end, st.xb, n, st.qkv, qkvStride);
-            rowRange(lw.wv(), qDim + kvDim, start, end, st.xb, n, st.qkv, qkvStride);
-        });
+        pool.parallelFor(qkvStride, qkvTask);
         for (int t = 0; t < n; t++) {
             int base = t * qkvStride;
             rope.apply(st.qkv, base, config.numHeads(), pos + t);
             rope.apply(st.qkv, base + qDim, config.numKvHeads(), pos + t);
             cache.write(l, pos + t, st.qkv, base + qDim, st.qkv, base + qDim + kvDim);
         }
-        int heads = config.numHeads();
-        pool.parallelFor(n * heads, (part, start, end) -> {
-            float[] scores = st.scores[part];
-            for (int i = start; i < end; i++) {
-                int t = i / heads;
-                int h = i % heads;
-                cache.attend(l, h, pos + t, st.qkv, t * qkvStride + h * headDim, st.att, t * qDim + h * headDim,
-                        scores, view);
-            }
-        });
-        matMul(lw.wo(), st.att, 0, qDim, n, st.proj, 0, dim);
+        pool.parallelFor(n * config.numHeads(), attentionTask);
+        matMul(lw.wo(), st.att, qDim, n, st.proj, dim);
         addInPlace(st.x, st.proj, n * dim);
 
         // MLP block: x += Wdown · (silu(Wgate·xb) * (Wup·xb))
         for (int t = 0; t < n; t++) {
             rmsNorm(st.x, t * dim, lw.mlpNorm(), st.xb, t * dim);
         }
-        pool.parallelFor(2 * ffn, (part, start, end) -> {
-            rowRange(lw.wGate(), 0, start, end, st.xb, n, st.gateUp, 2 * ffn);
-            rowRange(lw.wUp(), ffn, start, end, st.xb, n, st.gateUp, 2 * ffn);
-        });
+        pool.parallelFor(2 * ffn, gateUpTask);
         for (int t = 0; t < n; t++) {
             int g = t * 2 * ffn;
             int h = t * ffn;
@@ -122,8 +139,42 @@ public final class CpuTransformer {
                 st.hidden[h + i] = gate / (1f + (float) Math.exp(-gate)) * st.gateUp[g + ffn + i];
             }
         }
-        matMul(lw.wDown(), st.hidden, 0, ffn, n, st.proj, 0, dim);
+        matMul(lw.wDown(), st.hidden, ffn, n, st.proj, dim);
         addInPlace(st.x, st.proj, n * dim);
+    }
+
+    /** Q, K and V rows of the fused output range [start, end). */
+    private void qkvPart(int part, int start, int end) {
+        int stride = qDim + 2 * kvDim;
+        ForwardState st = curState;
+        rowRange(curLayer.wq(), 0, start, end, st.xb, curN, st.qkv, stride);
+        rowRange(curLayer.wk(), qDim, start, end, st.xb, curN, st.qkv, stride);
+        rowRange(curLayer.wv(), qDim + kvDim, start, end, st.xb, curN, st.qkv, stride);
+    }
+
+    /** Attention of (position, head) pairs [start, end), each part with its own scores row. */
+    private void attentionPart(int part, int start, int end) {
+        int stride = qDim + 2 * kvDim;
+        int heads = config.numHeads();
+        ForwardState st = curState;
+        float[] scores = st.scores[part];
+        for (int i = start; i < end; i++) {
+            int t = i / heads;
+            int h = i % heads;
+            curCache.attend(curLayerIndex, h, curPos + t, st.qkv, t * stride + h * headDim, st.att, t * qDim + h * headDim,
+                    scores, curView);
+        }
+    }
+
+    /** Gate and up rows of the fused output range [start, end). */
+    private void gateUpPart(int part, int start, int end) {
+        ForwardState st = curState;
+        rowRange(curLayer.wGate(), 0, start, end, st.xb, curN, st.gateUp, 2 * ffn);
+        rowRange(curLayer.wUp(), ffn, start, end, st.xb, curN, st.gateUp, 2 * ffn);
+    }
+
+    private void matMulPart(int part, int start, int end) {
+        mmMatrix.matMul(mmX, 0, mmXStride, mmN, mmOut, 0, mmOutStride, start, end);
     }
 
     /**
@@ -139,8 +190,15 @@ public final class CpuTransformer {
         }
     }
 
-    private void matMul(WeightMatrix m, float[] x, int xOff, int xStride, int n, float[] out, int outOff, int outStride) {
-        pool.parallelFor(m.rows(), (part, start, end) -> m.matMul(x, xOff, xStride, n, out, outOff, outStride, start, end));
+    /** out[t][r] = W[r] · x[t] for all rows, split across the pool. */
+    private void matMul(WeightMatrix m, float[] x, int xStride, int n, float[] out, int outStride) {
+        mmMatrix = m;
+        mmX = x;
+        mmXStride = xStride;
+        mmN = n;
+        mmOut = out;
+        mmOutStride = outStride;
+        pool.parallelFor(m.rows(), matMulTask);
     }
 
     private void rmsNorm(float[] x, int xOff, float[] weight, float[] out, int outOff) {

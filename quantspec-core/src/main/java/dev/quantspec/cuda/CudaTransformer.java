@@ -21,7 +21,8 @@ import java.util.List;
  * <p>A step reads its token and position from device memory (the attention derives its split
  * from the position too), so the whole step is captured once as a CUDA graph and replayed for
  * every position: one launch per token instead of ~10 per layer through JavaCPP (20-30 us each).
- * Prompts are still fed one position at a time (no tensor-core prefill yet); see native-kernels/NOTES.md.
+ * Prompts go through {@link ChunkedPrefill} (chunks of positions as tensor-core GEMMs); the old
+ * one-replay-per-position prefill stays behind {@link #setChunkedPrefill} for comparison.
  *
  * <p>{@link #withRandomWeights} builds a model of any Llama shape with random weights on the device
  * (no files), for decode-step benchmarks at 7B scale.
@@ -74,6 +75,12 @@ public final class CudaTransformer implements AutoCloseable {
     private final int[] stepHost = new int[2]; // [token, position] staged for the upload
     private boolean useGraph = !Boolean.getBoolean("quantspec.cuda.noGraph");
     private CudaContext.Graph stepGraph;      // captured on first use
+    private boolean chunkedPrefill = !Boolean.getBoolean("quantspec.cuda.stepPrefill");
+    private int prefillChunk = Integer.getInteger("quantspec.cuda.prefillChunk", DEFAULT_PREFILL_CHUNK);
+    private ChunkedPrefill prefiller;         // made on the first chunked prefill (its buffers span the cache)
+
+    /** Positions per prefill chunk: GEMMs of 512 rows keep the H200's tensor cores busy at 7B width. */
+    public static final int DEFAULT_PREFILL_CHUNK = 512;
 
     /** Weights from {@code files} (bf16 safetensors). */
     public CudaTransformer(CudaContext context, LlamaConfig config, WeightFiles files, int maxSeq) {
@@ -248,14 +255,67 @@ public final class CudaTransformer implements AutoCloseable {
 
     /**
      * Feeds {@code tokens} at positions {@code start, start + 1, ...} and returns the greedy token after
-     * the last one (its logits stay on the device). One position at a time, each a graph replay.
+     * the last one (its logits stay on the device, as after {@link #step}). Chunked prefill by default:
+     * chunks of {@link #prefillChunk()} positions as tensor-core GEMMs, logits for the last position only;
+     * with {@code setChunkedPrefill(false)} one decode-graph replay per position.
      */
     public int prefill(int[] tokens, int start) {
         if (tokens.length == 0) throw new IllegalArgumentException("an empty prompt has no next token");
-        for (int i = 0; i < tokens.length; i++) {
-            enqueue(tokens[i], start + i);
+        if (!chunkedPrefill) {
+            for (int i = 0; i < tokens.length; i++) {
+                enqueue(tokens[i], start + i);
+            }
+            return nextToken.downloadInts(1)[0];
         }
+        if (start < 0 || (long) start + tokens.length > maxSeq) {
+            throw new IllegalArgumentException("a prompt of " + tokens.length + " tokens at position " + start
+                    + " does not fit the cache of " + maxSeq + " positions");
+        }
+        for (int i = 0; i < tokens.length; i++) {
+            if (tokens[i] < 0 || tokens[i] >= vocab) {
+                throw new IllegalArgumentException("prompt token " + i + " (" + tokens[i] + ") is outside the vocabulary of "
+                        + vocab);
+            }
+        }
+        if (prefiller == null || prefiller.chunk() != Math.min(prefillChunk, maxSeq)) {
+            if (prefiller != null) prefiller.close();
+            prefiller = new ChunkedPrefill(context, config, new ChunkedPrefill.Weights(embedding, invFreq, attnNorm, wqkv,
+                    wo, mlpNorm, wGateUp, wDown, kCache, vCache), maxSeq, prefillChunk);
+        }
+        prefiller.run(tokens, start, x);
+        // the last position's logits exactly as a decode step makes them from its residual stream
+        kernels.rmsNorm(x, finalNorm, xb, 1, dim, config.rmsNormEps());
+        kernels.gemvBf16(lmHead, xb, logits, vocab, dim);
+        kernels.argmax(logits, vocab, nextToken);
         return nextToken.downloadInts(1)[0];
+    }
+
+    /** Chunked tensor-core prefill (default) or one decode step per prompt position (the old path). */
+    public void setChunkedPrefill(boolean chunked) {
+        this.chunkedPrefill = chunked;
+    }
+
+    /** Positions per chunk of chunked prefill (default {@link #DEFAULT_PREFILL_CHUNK}, capped at the cache size). */
+    public void setPrefillChunk(int positions) {
+        if (positions <= 0) throw new IllegalArgumentException("a prefill chunk needs at least one position, not " + positions);
+        this.prefillChunk = positions;
+    }
+
+    public int prefillChunk() {
+        return Math.min(prefillChunk, maxSeq);
+    }
+
+    /**
+     * GPU time of a chunked prefill of {@code tokens} at position 0, in ms (events around the whole
+     * call, uploads included); the cache positions it covers are overwritten.
+     */
+    public double gpuMillisForPrefill(int[] tokens) {
+        try (CudaContext.Event begin = context.recordEvent()) {
+            prefill(tokens, 0);
+            try (CudaContext.Event end = context.recordEvent()) {
+                return end.millisSince(begin);
+            }
+        }
     }
 
     /** Queues one step; the upload of {token, position} waits for the previous step to finish with them. */
@@ -383,6 +443,7 @@ public final class CudaTransformer implements AutoCloseable {
     @Override
     public void close() {
         if (stepGraph != null) stepGraph.close();
+        if (prefiller != null) prefiller.close();
         attention.close();
         for (int i = owned.size() - 1; i >= 0; i--) {
             owned.get(i).close();

@@ -25,6 +25,7 @@ final class QuantSpecDecoder implements Decoder {
     private final int[] window;            // [γ+1]: the round's input token, then the drafts
     private final float[] draftProbs;      // [γ][vocab] q_i, sampling only
     private final float[] targetProbs;     // [γ+1][vocab] p_i, sampling only
+    private final java.util.function.DoubleSupplier uniform;
 
     QuantSpecDecoder(CpuTransformer model, LlamaWeights target, LlamaWeights draft, HierarchicalKvCache cache,
                      ForwardState state, TokenPicker picker, int gamma, KvView draftView) {
@@ -38,6 +39,7 @@ final class QuantSpecDecoder implements Decoder {
         this.draftView = draftView;
         this.vocab = model.config().vocabSize();
         this.window = new int[gamma + 1];
+        this.uniform = picker::uniform;
         this.draftProbs = picker.greedy() ? new float[0] : new float[gamma * vocab];
         this.targetProbs = picker.greedy() ? new float[0] : new float[(gamma + 1) * vocab];
     }
@@ -100,7 +102,7 @@ final class QuantSpecDecoder implements Decoder {
             for (int i = 0; i <= g; i++) {
                 picker.distribution(state.logits, i * vocab, targetProbs, i * vocab);
             }
-            long verdict = SpeculativeSampling.verify(window, draftProbs, targetProbs, g, vocab, picker::uniform);
+            long verdict = SpeculativeSampling.verify(window, draftProbs, targetProbs, g, vocab, uniform);
             accepted = (int) (verdict >>> 32);
             last = (int) verdict;
         }
