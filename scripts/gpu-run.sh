@@ -7,8 +7,10 @@
 #   tests.log     the JUnit console output;  junit/  its XML report
 #   run.log       benchmark and peer output
 #   decode.json   whole decode steps (CudaDecodeBenchmark: qs-tiny tokens/s, 7B shapes ms per step)
+#   prefill.json  chunked prefill (CudaPrefillBenchmark: qs-tiny 1K/3K, Llama-2-7B 8K/32K, GPU events)
 # Usage (from the repository root): OUT=/some/dir scripts/gpu-run.sh [--skip-peer] [--skip-kernel-bench]
-#   [--skip-peer-kernels] [--skip-decode-bench]  (to fit a run into the device budget)
+#   [--skip-peer-kernels] [--skip-decode-bench] [--skip-prefill-bench]  (to fit a run into the device budget)
+#   --only-prefill  only the chunked-prefill test class and the prefill benchmark
 set -uo pipefail
 args=" $* "
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -32,9 +34,16 @@ jopts=(--add-modules=jdk.incubator.vector -Xss4m -Dorg.bytedeco.javacpp.cachedir
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem,temperature.gpu,power.draw \
     --format=csv > "$work/gpu.csv" 2>&1
 
+if [[ "$args" == *" --only-prefill "* ]]; then
+    args=" --skip-kernel-bench --skip-decode-bench --skip-peer-kernels --skip-peer $args"
+    select=(--select-class dev.quantspec.cuda.ChunkedPrefillGpuTest)
+else
+    select=(--select-package dev.quantspec.cuda)
+fi
+
 # --- 1. tests: the GPU-tagged kernel tests and the CPU-side tests of the package
 "$java" "${jopts[@]}" -jar "$bundle"/lib/junit-platform-console-standalone-*.jar execute \
-    --class-path "$cp$bundle/test-classes" --select-package dev.quantspec.cuda \
+    --class-path "$cp$bundle/test-classes" "${select[@]}" \
     --reports-dir "$OUT/junit" --details=tree --disable-banner --disable-ansi-colors > "$OUT/tests.log" 2>&1
 tests_rc=$?
 tail -15 "$OUT/tests.log"
@@ -48,6 +57,12 @@ if [[ "$args" != *" --skip-decode-bench "* ]]; then
     timeout "${DECODE_TIMEOUT:-240}" "$java" "${jopts[@]}" -cp "$cp" dev.quantspec.cuda.CudaDecodeBenchmark \
         "$work/decode.json" "$root/models/qs-tiny" 2>&1 | tee -a "$OUT/run.log"
     cp "$work/decode.json" "$OUT/decode.json" 2>/dev/null
+fi
+
+if [[ "$args" != *" --skip-prefill-bench "* ]]; then
+    timeout "${PREFILL_TIMEOUT:-200}" "$java" "${jopts[@]}" -cp "$cp" dev.quantspec.cuda.CudaPrefillBenchmark \
+        "$work/prefill.json" "$root/models/qs-tiny" 2>&1 | tee -a "$OUT/run.log"
+    cp "$work/prefill.json" "$OUT/prefill.json" 2>/dev/null
 fi
 
 # --- 3. the PyTorch peers at the same shapes: cuBLAS GEMV and SDPA decode attention
@@ -113,11 +128,12 @@ def load(p):
     except Exception as e: return {"missing": f"{p}: {e}"}
 ours, peer_k, peer = load(f"{work}/kernels.json"), load(f"{work}/peer_kernels.json"), load(f"{work}/peer/anchors2.json")
 decode = load(f"{work}/decode.json")
+prefill = load(f"{work}/prefill.json")
 log = open(f"{out}/tests.log").read()
 summary = {k: int(v) for v, k in re.findall(r"\[\s*(\d+) tests (successful|failed|found|skipped|aborted)\s*\]", log)}
 gpu = open(f"{work}/gpu.csv").read().strip()
 res = {"gpu": gpu, "tests": {"exit_code": int(os.environ["TESTS_RC"]), **summary},
-       "ours": ours, "ours_decode": decode, "peer_kernels": peer_k, "peer_pytorch_decode": peer}
+       "ours": ours, "ours_decode": decode, "ours_prefill": prefill, "peer_kernels": peer_k, "peer_pytorch_decode": peer}
 json.dump(res, open(f"{out}/results.json", "w"), indent=1)
 md = ["# GPU run", "", "```", gpu, "```", "", f"Tests: {summary} (exit {os.environ['TESTS_RC']})", ""]
 if "kernels" in ours:
@@ -139,6 +155,7 @@ if "kernels" in ours:
         g = "" if r["graph_us"] is None else f"{r['graph_us']:.1f}"
         md.append(f"| {r['kernel']} | {r['variant']} | {r['shape']} | {r['stream_us']:.1f} | {g} | {r['GBps']:.0f} | {100*r['fraction_of_4262']:.1f}% | {pk} | {pg} |")
 md += ["", "Our whole decode step (CudaDecodeBenchmark):", "", "```"] + [json.dumps(r) for r in decode.get("rows", [])] + ["```"]
+md += ["", "Our chunked prefill (CudaPrefillBenchmark):", "", "```"] + [json.dumps(r) for r in prefill.get("rows", [])] + ["```"]
 md += ["", "Peer whole decode step (peer_pytorch_decode.py, same run):", "", "```", json.dumps({k: v for k, v in peer.items() if k.startswith("decode_step")}, indent=1)[:6000], "```"]
 open(f"{out}/results.md", "w").write("\n".join(md) + "\n")
 print("\n".join(md))

@@ -4,3 +4,4 @@
 #include "gemv.cuh"
 #include "attention.cuh"
 #include "quantkv.cuh"
+#include "prefill.cuh"
