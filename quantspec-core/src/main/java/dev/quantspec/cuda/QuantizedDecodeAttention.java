@@ -36,7 +36,9 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
     /**
      * Which kernel: version 1 (one 4-byte code word per lane and plane, no pipelining: 20-35% of
      * bandwidth in H200 run 1) or version 2 ({@code channelsPerLane} channels per lane, next step's
-     * codes loaded before the current one is computed, key weights folded in shared memory).
+     * codes loaded before the current one is computed, key weights folded in shared memory) or version 3
+     * (the INT4 draft only: version 2 with codes turned into fp16 two at a time and multiplied in half2
+     * FMAs; scores and outputs carry ~1e-3 relative fp16 error, far below the INT4 error itself).
      * {@link #compiled} lists what quantkv.cuh instantiates.
      */
     public record Tuning(int version, int channelsPerLane, int unroll) {
@@ -53,9 +55,10 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
         List<Tuning> list = new ArrayList<>(List.of(Tuning.SIMPLE));
         if (view == View.DRAFT) {
             if (headDim == 128 && group == 1) {
-                list.addAll(List.of(new Tuning(2, 32, 2), new Tuning(2, 16, 2), new Tuning(2, 16, 4)));
+                list.addAll(List.of(new Tuning(2, 32, 2), new Tuning(2, 16, 2), new Tuning(2, 16, 4),
+                        new Tuning(3, 16, 4), new Tuning(3, 32, 2)));
             } else if (headDim == 128) {
-                list.addAll(List.of(new Tuning(2, 8, 4), new Tuning(2, 8, 2), new Tuning(2, 16, 2)));
+                list.addAll(List.of(new Tuning(2, 8, 4), new Tuning(2, 8, 2), new Tuning(2, 16, 2), new Tuning(3, 8, 4)));
             } else if (group == 1) {
                 list.add(new Tuning(2, 16, 2));
             } else {
@@ -72,13 +75,14 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
     }
 
     /**
-     * The tuning used when none is given, from H200 run 2 (2026-11-29, native-kernels/QUANTKV-NOTES.md):
-     * version 2 with 16 channels per lane and unroll 4 for the MHA draft at head dim 128 (8-19% faster
-     * than version 1 at 8K-256K); version 1 everywhere else (the GQA-4 draft within 3% of the best
-     * version 2 variant, verification 10-20% faster than version 2; head dim 64 not timed).
+     * The tuning used when none is given, from the H200 runs of 2026-11-29 (native-kernels/QUANTKV-NOTES.md):
+     * version 3 with 16 channels per lane and unroll 4 for the MHA draft at head dim 128 (run 3: 1.2-1.3x
+     * version 2's 16/4, the previous default, at 8K-256K); version 1 everywhere else (the GQA-4 draft:
+     * version 3 wins at 32K-128K and loses at 256K; verification 10-20% faster than version 2;
+     * head dim 64 not timed).
      */
     public static Tuning defaultTuning(View view, QuantizedKvLayout layout, int group) {
-        Tuning mhaDraft = new Tuning(2, 16, 4);
+        Tuning mhaDraft = new Tuning(3, 16, 4);
         if (view == View.DRAFT && group == 1 && layout.headDim() == 128 && fits(mhaDraft, layout)) {
             return mhaDraft;
         }
@@ -136,7 +140,8 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
                     + " or does not fit " + layout + " (value group % channels per lane, G % 4 warp steps)");
         }
         this.tuning = tuning;
-        this.kernel = (tuning.version() == 1 ? "qs_qattn_b" : "qs_qattn2_b") + view.bits + "_h" + layout.headDim()
+        String family = tuning.version() == 1 ? "qs_qattn_b" : "qs_qattn" + tuning.version() + "_b";
+        this.kernel = family + view.bits + "_h" + layout.headDim()
                 + "_g" + group + "_p" + headsPerBlock + "_q" + view.queries
                 + (tuning.version() == 1 ? "" : "_c" + tuning.channelsPerLane() + "_u" + tuning.unroll());
         int blocksPerSm = Math.max(1, context.maxActiveBlocksPerMultiprocessor(kernel, THREADS));

@@ -217,7 +217,12 @@ class QuantizedKvGpuTest {
 
             // then: scores carry ~1e-6 relative fp32 error (the folded offsets are 8-16x the code
             // range), so outputs, convex combinations of values in [-2, 2], are within ~1e-5 of
-            // the reference; 1e-4 is safe, while a wrong code, param, mask or merge moves them by 0.01+
+            // the reference; 1e-4 is safe, while a wrong code, param, mask or merge moves them by 0.01+.
+            // Version 3 multiplies in fp16: products round by 2^-11 relative on folded values of up to
+            // ~4 (1 + n/16 times 16 x scale), i.e. ~2e-3 per term at worst, averaging down over the
+            // positions; 4e-3 bounds it and still sits below what a wrong code or merge does (H200
+            // run 3, 2026-11-29: version 3 worst 5.0e-4 over all cases).
+            double[] worstError = new double[tunings.size()];
             boolean target = view == QuantizedDecodeAttention.View.VERIFY;
             double scale = 1.0 / Math.sqrt(headDim);
             int group = nHeads / nKvHeads;
@@ -246,12 +251,18 @@ class QuantizedKvGpuTest {
                         }
                         ref /= denom;
                         for (int k = 0; k < tunings.size(); k++) {
-                            assertThat((double) outputs.get(k)[(qi * nHeads + head) * headDim + c])
+                            double got = outputs.get(k)[(qi * nHeads + head) * headDim + c];
+                            worstError[k] = Math.max(worstError[k], Math.abs(got - ref));
+                            assertThat(got)
                                     .as("%s: query %d head %d channel %d", tunings.get(k), qi, head, c)
-                                    .isCloseTo(ref, within(1e-4));
+                                    .isCloseTo(ref, within(tunings.get(k).version() == 3 ? 4e-3 : 1e-4));
                         }
                     }
                 }
+            }
+            for (int k = 0; k < tunings.size(); k++) {
+                System.out.printf(java.util.Locale.ROOT, "%s %dq/%dkv hd %d: %s worst |out - ref| %.2e%n", view, nHeads,
+                        nKvHeads, headDim, tunings.get(k), worstError[k]);
             }
         }
     }

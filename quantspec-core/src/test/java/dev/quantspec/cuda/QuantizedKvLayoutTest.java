@@ -32,14 +32,14 @@ class QuantizedKvLayoutTest {
     }
 
     @Test
-    void should_use_version_2_only_for_the_mha_draft_at_head_dim_128_where_it_was_faster() {
+    void should_use_version_3_only_for_the_mha_draft_at_head_dim_128_where_it_was_faster() {
         // given the shapes timed on the H200
         QuantizedKvLayout mha = new QuantizedKvLayout(32, 128, 4096, 128, 128, 261);
         QuantizedKvLayout gqa = new QuantizedKvLayout(8, 128, 4096, 128, 128, 261);
 
         // when / then
         assertThat(QuantizedDecodeAttention.defaultTuning(QuantizedDecodeAttention.View.DRAFT, mha, 1))
-                .isEqualTo(new QuantizedDecodeAttention.Tuning(2, 16, 4));
+                .isEqualTo(new QuantizedDecodeAttention.Tuning(3, 16, 4));
         assertThat(QuantizedDecodeAttention.defaultTuning(QuantizedDecodeAttention.View.DRAFT, gqa, 4))
                 .isEqualTo(QuantizedDecodeAttention.Tuning.SIMPLE);
         assertThat(QuantizedDecodeAttention.defaultTuning(QuantizedDecodeAttention.View.VERIFY, mha, 1))
@@ -48,11 +48,12 @@ class QuantizedKvLayoutTest {
 
     @Test
     void should_fall_back_to_version_1_when_a_key_group_is_not_whole_block_steps() {
-        // given G = 16: version 2 with 16 channels per lane and unroll 4 steps over 64 positions per block
+        // given G = 16: versions 2 and 3 with 16 channels per lane and unroll 4 step over 64 positions per block
         QuantizedKvLayout smallGroups = new QuantizedKvLayout(32, 128, 4096, 16, 128, 261);
 
         // when / then
         assertThat(QuantizedDecodeAttention.fits(new QuantizedDecodeAttention.Tuning(2, 16, 4), smallGroups)).isFalse();
+        assertThat(QuantizedDecodeAttention.fits(new QuantizedDecodeAttention.Tuning(3, 16, 4), smallGroups)).isFalse();
         assertThat(QuantizedDecodeAttention.defaultTuning(QuantizedDecodeAttention.View.DRAFT, smallGroups, 1))
                 .isEqualTo(QuantizedDecodeAttention.Tuning.SIMPLE);
     }
