@@ -43,7 +43,19 @@ extern "C" __global__ void qs_rmsnorm(const float* __restrict__ x,
 //   position int[1] on the device.
 // grid: nHeads + nKvHeads (one head per block), block: headDim/2.
 // The angle is the fp32 product, like the reference implementation; sincosf (not the fast
-// intrinsic) keeps large angles (128K positions) accurate.
+// intrinsic) keeps large angles (128K positions) accurate. The rotation is written with _rn
+// intrinsics (no FMA contraction, as the CPU computes it), and qs_rope_rows (passrows.cuh) calls
+// the same function, so a 1-row pass rotates to the same bits as a decode step.
+__device__ __forceinline__ void qs_rope_rotate(float* v, const float* __restrict__ invFreq, int position, int i,
+                                               int half) {
+    const float angle = __fmul_rn((float)position, invFreq[i]);
+    float s, c;
+    sincosf(angle, &s, &c);
+    const float x1 = v[i], x2 = v[i + half];
+    v[i] = __fsub_rn(__fmul_rn(x1, c), __fmul_rn(x2, s));
+    v[i + half] = __fadd_rn(__fmul_rn(x2, c), __fmul_rn(x1, s));
+}
+
 extern "C" __global__ void qs_rope(float* __restrict__ q, float* __restrict__ k,
                                    const float* __restrict__ invFreq,
                                    const int* __restrict__ position,
@@ -53,21 +65,20 @@ extern "C" __global__ void qs_rope(float* __restrict__ q, float* __restrict__ k,
     const int half = headDim >> 1;
     const int i = threadIdx.x;
     if (i >= half) return;
-    const float angle = __fmul_rn((float)*position, invFreq[i]);
-    float s, c;
-    sincosf(angle, &s, &c);
-    const float x1 = v[i], x2 = v[i + half];
-    v[i] = x1 * c - x2 * s;
-    v[i + half] = x2 * c + x1 * s;
+    qs_rope_rotate(v, invFreq, *position, i, half);
 }
 
 // SwiGLU: out[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)).
 //   gate, up, out fp32 [n] (out may alias gate). grid-stride: any grid and block.
+// qs_swiglu_rows (passrows.cuh) calls the same function.
+__device__ __forceinline__ float qs_silu_mul(float g, float u) {
+    return __fmul_rn(__fdiv_rn(g, __fadd_rn(1.0f, expf(-g))), u);
+}
+
 extern "C" __global__ void qs_swiglu(const float* gate, const float* __restrict__ up, float* out,
                                      int n) {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-        const float g = gate[i];
-        out[i] = g / (1.0f + expf(-g)) * up[i];
+        out[i] = qs_silu_mul(gate[i], up[i]);
     }
 }
 
@@ -109,8 +120,8 @@ __device__ __forceinline__ void qs_argmax_pick(float& best, int& bestIdx, float 
     }
 }
 
-extern "C" __global__ void __launch_bounds__(ARGMAX_THREADS)
-    qs_argmax(const float* __restrict__ x, int n, int* __restrict__ out) {
+// The block's work, shared by qs_argmax and qs_argmax_rows (one row per block).
+__device__ __forceinline__ void qs_argmax_block(const float* __restrict__ x, int n, int* __restrict__ out) {
     __shared__ float bestVal[ARGMAX_THREADS / 32];
     __shared__ int bestIdxs[ARGMAX_THREADS / 32];
     float best = 0.0f;
@@ -143,6 +154,11 @@ extern "C" __global__ void __launch_bounds__(ARGMAX_THREADS)
         }
         if (lane == 0) *out = bestIdx;
     }
+}
+
+extern "C" __global__ void __launch_bounds__(ARGMAX_THREADS)
+    qs_argmax(const float* __restrict__ x, int n, int* __restrict__ out) {
+    qs_argmax_block(x, n, out);
 }
 
 // Benchmark ("dummy") weights and caches: out[i] = offset + scale * u(seed, i), u uniform in

@@ -101,3 +101,104 @@ __device__ __forceinline__ void qs_gemv_bf16_body(const __nv_bfloat16* __restric
 QS_GEMV_ENTRY(qs_gemv_bf16_r1, 1, 4)
 QS_GEMV_ENTRY(qs_gemv_bf16_r2, 2, 4)
 QS_GEMV_ENTRY(qs_gemv_bf16_r4, 4, 2)
+
+// ------------------------------------------------------------------------------------------------
+// Multi-vector GEMV for a verify pass: out[j][r] = sum_c W[r][c] * x[j][c] for j < NV, the weights
+// read once for all NV vectors.
+//   W bf16 [rows][cols], x fp32 [NV][cols] (row j at x + j * cols), out fp32 [NV][rows].
+// Batch-invariant: every (j, r) is accumulated exactly as qs_gemv_bf16_body accumulates (r) for a
+// single vector: lane l takes the 16-byte pieces l, l + 32, l + 64, ... in order, 8 FMAs per piece
+// in element order (the scalar path: columns l, l + 32, ...), then the same xor-shuffle warp sum.
+// The unroll and the rows per warp only change which loads are in flight, never that order (the
+// r1/r2/r4 single-vector kernels already share it), so out[j] is bitwise the n = 1 result on x[j].
+// x rows are re-read from L1 for each weight piece (NV * 32 bytes per 16 weight bytes per warp
+// row group), so more vectors share each x load by reducing ROWS_PER_WARP rows together.
+// grid: ceil(rows / (GEMV_WARPS * ROWS_PER_WARP)), block GEMV_THREADS.
+// ------------------------------------------------------------------------------------------------
+template <int NV, int ROWS_PER_WARP, int UNROLL>
+__device__ __forceinline__ void qs_gemv_bf16_multi_body(const __nv_bfloat16* __restrict__ W,
+                                                        const float* __restrict__ x,
+                                                        float* __restrict__ out, int rows, int cols) {
+    const int lane = threadIdx.x & 31;
+    const int warpGlobal = blockIdx.x * GEMV_WARPS + (threadIdx.x >> 5);
+    const int row0 = warpGlobal * ROWS_PER_WARP;
+    if (row0 >= rows) return;
+
+    float acc[NV][ROWS_PER_WARP];
+    const __nv_bfloat16* rowPtr[ROWS_PER_WARP];
+#pragma unroll
+    for (int r = 0; r < ROWS_PER_WARP; ++r) {
+#pragma unroll
+        for (int j = 0; j < NV; ++j) acc[j][r] = 0.0f;
+        const int row = row0 + r < rows ? row0 + r : row0;
+        rowPtr[r] = W + (size_t)row * cols;
+    }
+
+    if ((cols & 7) == 0) {
+        const int pieces = cols >> 3;
+        for (int p0 = lane; p0 < pieces; p0 += UNROLL * 32) {
+            uint4 w[ROWS_PER_WARP][UNROLL];
+#pragma unroll
+            for (int u = 0; u < UNROLL; ++u)
+#pragma unroll
+                for (int r = 0; r < ROWS_PER_WARP; ++r) {
+                    const int p = p0 + u * 32 < pieces ? p0 + u * 32 : p0;  // past the end: never used
+                    w[r][u] = qs_load_stream16(rowPtr[r] + (size_t)p * 8);
+                }
+#pragma unroll
+            for (int u = 0; u < UNROLL; ++u) {
+                const int p = p0 + u * 32;
+                if (p < pieces) {
+                    float wf[ROWS_PER_WARP][8];
+#pragma unroll
+                    for (int r = 0; r < ROWS_PER_WARP; ++r) qs_bf16x8_to_float(w[r][u], wf[r]);
+#pragma unroll
+                    for (int j = 0; j < NV; ++j) {
+                        const float4* xp = reinterpret_cast<const float4*>(x + (size_t)j * cols + (size_t)p * 8);
+                        const float4 x0 = __ldg(xp), x1 = __ldg(xp + 1);
+                        const float xv[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
+#pragma unroll
+                        for (int r = 0; r < ROWS_PER_WARP; ++r)
+#pragma unroll
+                            for (int i = 0; i < 8; ++i) acc[j][r] = fmaf(wf[r][i], xv[i], acc[j][r]);
+                    }
+                }
+            }
+        }
+    } else {
+        for (int c = lane; c < cols; c += 32) {
+#pragma unroll
+            for (int r = 0; r < ROWS_PER_WARP; ++r) {
+                const float wc = __bfloat162float(rowPtr[r][c]);
+#pragma unroll
+                for (int j = 0; j < NV; ++j) acc[j][r] = fmaf(wc, x[(size_t)j * cols + c], acc[j][r]);
+            }
+        }
+    }
+
+#pragma unroll
+    for (int j = 0; j < NV; ++j)
+#pragma unroll
+        for (int r = 0; r < ROWS_PER_WARP; ++r) {
+            const float total = qs_warp_sum(acc[j][r]);
+            if (lane == 0 && row0 + r < rows) out[(size_t)j * rows + row0 + r] = total;
+        }
+}
+
+// Entry points qs_gemv_bf16_n{NV}, NV = 1..9 (the host picks by n; 2 rows per warp share each x load).
+#define QS_GEMV_MULTI_ENTRY(NV, R, U)                                                          \
+    extern "C" __global__ void __launch_bounds__(GEMV_THREADS)                                 \
+        qs_gemv_bf16_n##NV(const __nv_bfloat16* __restrict__ W, const float* __restrict__ x,   \
+                           float* __restrict__ out, int rows, int cols) {                      \
+        qs_gemv_bf16_multi_body<NV, R, U>(W, x, out, rows, cols);                              \
+    }
+
+QS_GEMV_MULTI_ENTRY(1, 2, 4)
+QS_GEMV_MULTI_ENTRY(2, 2, 4)
+QS_GEMV_MULTI_ENTRY(3, 2, 2)
+QS_GEMV_MULTI_ENTRY(4, 2, 2)
+QS_GEMV_MULTI_ENTRY(5, 2, 2)
+QS_GEMV_MULTI_ENTRY(6, 2, 1)
+QS_GEMV_MULTI_ENTRY(7, 2, 1)
+QS_GEMV_MULTI_ENTRY(8, 2, 1)
+QS_GEMV_MULTI_ENTRY(9, 2, 1)

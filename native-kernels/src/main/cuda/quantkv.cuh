@@ -38,10 +38,15 @@ __device__ __forceinline__ float qs_group_scale(float mn, float mx) {
     return qs_java_max(s, QS_SCALE_FLOOR);
 }
 
+// The upper code of x, 0..15, as ResidualQuantizer.upperCode (also the 4-bit weight code of Q4Matrix).
+__device__ __forceinline__ int qs_upper_code(float x, float scale, float mn) {
+    const int u = __float2int_rn(__fdiv_rn(__fsub_rn(x, mn), scale));  // rint then (int): both round half to even
+    return min(max(u, 0), 15);
+}
+
 // (upper, lower) codes of x, both 0..15, as ResidualQuantizer.upperCode / lowerCode.
 __device__ __forceinline__ void qs_residual_codes(float x, float scale, float mn, int& u, int& l) {
-    u = __float2int_rn(__fdiv_rn(__fsub_rn(x, mn), scale));  // rint then (int): both round half to even
-    u = min(max(u, 0), 15);
+    u = qs_upper_code(x, scale, mn);
     const float x4 = __fadd_rn(__fmul_rn((float)u, scale), mn);
     const float residual = __fsub_rn(x, x4);
     int lo = __float2int_rn(__fdiv_rn(residual, __fdiv_rn(scale, 16.0f)));
@@ -52,24 +57,32 @@ template <typename T> __device__ __forceinline__ float qs_to_float(T v);
 template <> __device__ __forceinline__ float qs_to_float<float>(float v) { return v; }
 template <> __device__ __forceinline__ float qs_to_float<__half>(__half v) { return __half2float(v); }
 
-// Keys of G consecutive tokens: one group per (kv head, channel), quantized over the tokens.
-//   src      T [G][srcTokenStride], head h's channels at h*headDim (the buffer's CF1 block)
-//   planes   written at tokens [firstToken, firstToken + G), params at key group firstToken / G
+// Keys of gridDim.z key groups of G consecutive tokens: one group per (kv head, channel), quantized
+// over the tokens.
+//   src      T, token t of head h at src + t * srcTokenStride + h * srcHeadStride (elements): the
+//            token-major rows [G][kvDim] (srcHeadStride = headDim) or the head-major fp16 buffer or
+//            prefill cache [kvHeads][cap][headDim] (srcTokenStride = headDim, srcHeadStride = cap * headDim)
+//   planes   key group z reads source tokens [z*G, z*G + G) and is written at tokens
+//            [firstToken + z*G, ...), params at key group firstToken / G + z
 //   status   int[1], set to 1 when a group's range is not finite (the group is then left unwritten)
-// grid: (ceil(headDim/2 / 64), nKvHeads), block 64: one thread per channel PAIR, so each byte of a
-// plane is written whole by one thread.
+// grid: (ceil(headDim/2 / 64) * groups, nKvHeads), block 64 (blockIdx.x = z * pairBlocks + pair
+// block): one thread per channel PAIR, so each byte of a plane is written whole by one thread.
 template <typename T>
 __device__ __forceinline__ void qs_quantize_keys_body(
-    const T* __restrict__ src, int srcTokenStride, uint8_t* __restrict__ kUpper, uint8_t* __restrict__ kLower,
-    float2* __restrict__ kParams, int* __restrict__ status, int headDim, int capacity, int groupSize,
-    int maxGroups, int firstToken) {
-    const int pair = blockIdx.x * blockDim.x + threadIdx.x;
+    const T* __restrict__ src, int srcTokenStride, long long srcHeadStride, uint8_t* __restrict__ kUpper,
+    uint8_t* __restrict__ kLower, float2* __restrict__ kParams, int* __restrict__ status, int headDim, int capacity,
+    int groupSize, int maxGroups, int firstToken) {
+    const int pairBlocks = (headDim / 2 + blockDim.x - 1) / blockDim.x;
+    const int z = blockIdx.x / pairBlocks;
+    const int pair = (blockIdx.x - z * pairBlocks) * blockDim.x + threadIdx.x;
     const int h = blockIdx.y;
     if (pair >= headDim / 2) return;
+    src += (size_t)z * groupSize * srcTokenStride + (size_t)h * srcHeadStride;
+    firstToken += z * groupSize;
     const int group = firstToken / groupSize;
     float scale[2], mn[2];
     for (int k = 0; k < 2; ++k) {
-        const T* col = src + (size_t)h * headDim + 2 * pair + k;
+        const T* col = src + 2 * pair + k;
         float lo = qs_to_float(col[0]);
         float hi = lo;
         for (int t = 1; t < groupSize; ++t) {
@@ -90,7 +103,7 @@ __device__ __forceinline__ void qs_quantize_keys_body(
     const float2 pa = make_float2(scale[0], mn[0]);
     const float2 pb = make_float2(scale[1], mn[1]);
     for (int t = 0; t < groupSize; ++t) {
-        const T* row = src + (size_t)t * srcTokenStride + (size_t)h * headDim + 2 * pair;
+        const T* row = src + (size_t)t * srcTokenStride + 2 * pair;
         int ua, la, ub, lb;
         qs_residual_codes(qs_to_float(row[0]), pa.x, pa.y, ua, la);
         qs_residual_codes(qs_to_float(row[1]), pb.x, pb.y, ub, lb);
@@ -101,10 +114,12 @@ __device__ __forceinline__ void qs_quantize_keys_body(
 }
 
 // Values of `tokens` consecutive tokens: one group per (kv head, token, value group) over
-// valueGroupSize channels. grid: (ceil(tokens * valueGroups / 128), nKvHeads), block 128.
+// valueGroupSize channels; source token t of head h at src + t * srcTokenStride + h * srcHeadStride.
+// grid: (ceil(tokens * valueGroups / 128), nKvHeads), block 128.
 template <typename T>
 __device__ __forceinline__ void qs_quantize_values_body(
-    const T* __restrict__ src, int srcTokenStride, uint8_t* __restrict__ vUpper, uint8_t* __restrict__ vLower,
+    const T* __restrict__ src, int srcTokenStride, long long srcHeadStride, uint8_t* __restrict__ vUpper,
+    uint8_t* __restrict__ vLower,
     float2* __restrict__ vParams, int* __restrict__ status, int headDim, int capacity, int valueGroupSize,
     int tokens, int firstToken) {
     const int valueGroups = headDim / valueGroupSize;
@@ -113,7 +128,7 @@ __device__ __forceinline__ void qs_quantize_values_body(
     if (idx >= tokens * valueGroups) return;
     const int t = idx / valueGroups;
     const int j = idx % valueGroups;
-    const T* x = src + (size_t)t * srcTokenStride + (size_t)h * headDim + j * valueGroupSize;
+    const T* x = src + (size_t)t * srcTokenStride + (size_t)h * srcHeadStride + j * valueGroupSize;
     float mn = qs_to_float(x[0]);
     float mx = mn;
     for (int i = 1; i < valueGroupSize; ++i) {
@@ -139,21 +154,63 @@ __device__ __forceinline__ void qs_quantize_values_body(
 
 #define QS_QUANTIZE_ENTRIES(SUFFIX, T)                                                                   \
     extern "C" __global__ void qs_kv_quantize_keys_##SUFFIX(                                             \
-        const T* __restrict__ src, int srcTokenStride, uint8_t* __restrict__ kUpper,                     \
-        uint8_t* __restrict__ kLower, float2* __restrict__ kParams, int* __restrict__ status,            \
-        int headDim, int capacity, int groupSize, int maxGroups, int firstToken) {                       \
-        qs_quantize_keys_body<T>(src, srcTokenStride, kUpper, kLower, kParams, status, headDim, capacity, \
-                                 groupSize, maxGroups, firstToken);                                      \
+        const T* __restrict__ src, int srcTokenStride, long long srcHeadStride,                          \
+        uint8_t* __restrict__ kUpper, uint8_t* __restrict__ kLower, float2* __restrict__ kParams,        \
+        int* __restrict__ status, int headDim, int capacity, int groupSize, int maxGroups,               \
+        int firstToken) {                                                                                \
+        qs_quantize_keys_body<T>(src, srcTokenStride, srcHeadStride, kUpper, kLower, kParams, status,    \
+                                 headDim, capacity, groupSize, maxGroups, firstToken);                   \
     }                                                                                                    \
     extern "C" __global__ void qs_kv_quantize_values_##SUFFIX(                                           \
-        const T* __restrict__ src, int srcTokenStride, uint8_t* __restrict__ vUpper,                     \
-        uint8_t* __restrict__ vLower, float2* __restrict__ vParams, int* __restrict__ status,            \
-        int headDim, int capacity, int valueGroupSize, int tokens, int firstToken) {                     \
-        qs_quantize_values_body<T>(src, srcTokenStride, vUpper, vLower, vParams, status, headDim,        \
-                                   capacity, valueGroupSize, tokens, firstToken);                        \
+        const T* __restrict__ src, int srcTokenStride, long long srcHeadStride,                          \
+        uint8_t* __restrict__ vUpper, uint8_t* __restrict__ vLower, float2* __restrict__ vParams,        \
+        int* __restrict__ status, int headDim, int capacity, int valueGroupSize, int tokens,             \
+        int firstToken) {                                                                                \
+        qs_quantize_values_body<T>(src, srcTokenStride, srcHeadStride, vUpper, vLower, vParams, status,  \
+                                   headDim, capacity, valueGroupSize, tokens, firstToken);               \
     }
 QS_QUANTIZE_ENTRIES(f32, float)
 QS_QUANTIZE_ENTRIES(f16, __half)
+
+// The fp16 buffer after a CF1 flush: rows [from, from + rows) move to [0, rows) in every kv head of
+// bufK and bufV ([kvHeads][bufCapacity][headDim]). One block per (kv head, K or V) owns that plane's
+// rows, copying `from` rows at a time with a barrier in between, so overlapping ranges (from < rows)
+// are safe: step k writes rows [k from, (k+1) from), which only step k - 1 read (before the barrier),
+// and reads rows [(k+1) from, (k+2) from), which no step before it wrote. from >= 1 (host-checked).
+// grid: (nKvHeads, 2), block 256; 16-byte copies (headDim % 8 == 0).
+extern "C" __global__ void __launch_bounds__(256)
+    qs_buffer_shift(__half* __restrict__ bufK, __half* __restrict__ bufV, int from, int rows, int headDim,
+                    int bufCapacity) {
+    __half* plane = (blockIdx.y == 0 ? bufK : bufV) + (size_t)blockIdx.x * bufCapacity * headDim;
+    const int vecs = headDim / 8;  // uint4 per row
+    uint4* p = reinterpret_cast<uint4*>(plane);
+    for (int base = 0; base < rows; base += from) {
+        const int n = min(from, rows - base) * vecs;
+        for (int idx = threadIdx.x; idx < n; idx += blockDim.x) {
+            const int at = base * vecs + idx;
+            p[at] = p[at + from * vecs];
+        }
+        __syncthreads();
+    }
+}
+
+// Buffer rows [0, rows) of every kv head <- source rows [firstToken, firstToken + rows), the source
+// fp16 head-major (kv head h's row t at src + h * srcHeadStride + t * headDim elements, e.g. the
+// prefill cache [kvHeads][cap][headDim]). grid: (ceil(rows * headDim / 8 / 256), 2 * nKvHeads), block 256
+// (blockIdx.y = 2 * kv head + (0: keys, 1: values)).
+extern "C" __global__ void __launch_bounds__(256)
+    qs_buffer_copy_in(const __half* __restrict__ srcK, const __half* __restrict__ srcV, long long srcHeadStride,
+                      int firstToken, int rows, __half* __restrict__ bufK, __half* __restrict__ bufV, int headDim,
+                      int bufCapacity) {
+    const int vecs = headDim / 8;
+    const int idx = blockIdx.x * blockDim.x + threadIdx.x;
+    if (idx >= rows * vecs) return;
+    const int h = blockIdx.y >> 1;
+    const bool keys = (blockIdx.y & 1) == 0;
+    const __half* src = (keys ? srcK : srcV) + (size_t)h * srcHeadStride + (size_t)firstToken * headDim;
+    __half* dst = (keys ? bufK : bufV) + (size_t)h * bufCapacity * headDim;
+    reinterpret_cast<uint4*>(dst)[idx] = reinterpret_cast<const uint4*>(src)[idx];
+}
 
 // ------------------------------------------------------------------------------------------------
 // Attention over the quantized cache + the fp16 buffer, flash-decoding style: blocks
@@ -192,6 +249,57 @@ __device__ __forceinline__ void qs_codes_to_unit_floats(uint32_t upper, uint32_t
     }
 }
 
+// ------------------------------------------------------------------------------------------------
+// Graph mode ("pass header"): one captured graph serves every draft step / verify pass, so the
+// lengths are read from device memory instead of being baked into the launch. header int[4 + n]:
+//   header[0] = pos0      absolute position of the pass's first token
+//   header[1] = quantized  quantized positions (a multiple of G)
+//   header[2] = bufRow0   buffer row of the pass's first token (pos0 - quantized)
+//   header[4 + i]         token of pass row i
+// Query i of a launch is pass row firstQuery + i: it sees the quantized positions [0, quantized) and
+// the buffer rows [0, bufRow0 + firstQuery + i] (its own K/V were appended before).
+// The grid is always (numChunks = maxChunks + 1) chunks; the split of the quantized positions is
+// derived here from numChunks exactly as QuantizedDecodeAttention.split derives it, so the chunks of
+// a query, hence its bits, do not depend on how many queries a launch carries. Chunks past the
+// quantized length write neutral partials (max QS_ATTN_NO_SCORE, sum 0, acc 0): in qs_attn_combine
+// they get the weight exp2(NO_SCORE - M) = 0 (M is finite: the buffer chunk always holds the
+// query's own row) and add exact zeros.
+// Host mode (header == nullptr): quantized, bufLen and chunkLen are the launch's, queries == NQ.
+// Returns the last buffer row query 0 of the launch sees (its queries are the last `queries` rows).
+// ------------------------------------------------------------------------------------------------
+__device__ __forceinline__ int qs_qattn_pass_lengths(const int* __restrict__ header, int firstQuery, int queries,
+                                                     int numChunks, int groupSize, int& quantized, int& bufLen,
+                                                     int& chunkLen) {
+    if (header != nullptr) {
+        quantized = header[1];
+        bufLen = header[2] + firstQuery + queries;
+        const int maxChunks = numChunks - 1;
+        const int perChunk = (quantized + maxChunks - 1) / maxChunks;
+        chunkLen = max(groupSize, (perChunk + groupSize - 1) / groupSize * groupSize);
+    }
+    return bufLen - queries;
+}
+
+// The neutral partials of an empty quantized chunk (graph mode), for the launch's `queries` queries.
+template <int HD, int GROUP, int HPB>
+__device__ __forceinline__ void qs_qattn_neutral_partials(float* __restrict__ partialAcc,
+                                                          float* __restrict__ partialMax,
+                                                          float* __restrict__ partialSum, int rows, int kvHead,
+                                                          int nHeads, int slice, int chunk, int numChunks,
+                                                          int queries) {
+    for (int idx = threadIdx.x; idx < rows * HD; idx += blockDim.x) {
+        const int r = idx / HD, d = idx % HD;
+        if (r / HPB >= queries) continue;
+        const int head = kvHead * GROUP + slice * HPB + r % HPB;
+        const size_t slot = ((size_t)(r / HPB) * nHeads + head) * numChunks + chunk;
+        partialAcc[slot * HD + d] = 0.0f;
+        if (d == 0) {
+            partialMax[slot] = QS_ATTN_NO_SCORE;
+            partialSum[slot] = 0.0f;
+        }
+    }
+}
+
 template <int HD, int GROUP, int HPB, int NQ, int BITS>
 __device__ __forceinline__ void qs_qattn_body(
     const float* __restrict__ q, const uint8_t* __restrict__ kUpper, const uint8_t* __restrict__ kLower,
@@ -199,7 +307,8 @@ __device__ __forceinline__ void qs_qattn_body(
     const float2* __restrict__ vParams, const __half* __restrict__ bufK, const __half* __restrict__ bufV,
     float* __restrict__ partialAcc, float* __restrict__ partialMax, float* __restrict__ partialSum,
     int quantized, int bufLen, int capacity, int maxGroups, int bufCapacity, int groupSize, int valueGroupSize,
-    int chunkLen, int numChunks, float scaleLog2) {
+    int chunkLen, int numChunks, float scaleLog2, const int* __restrict__ header, int firstQuery, int queries,
+    int qRowStride) {
     constexpr int LANES = HD / 8;                // lanes per position, 8 channels each
     constexpr int GPW = 32 / LANES;              // positions a warp works on side by side
     constexpr int NGROUPS = QATTN_WARPS * GPW;
@@ -228,10 +337,18 @@ __device__ __forceinline__ void qs_qattn_body(
     const int valueGroups = HD / valueGroupSize;
     const int vgroup = part * 8 / valueGroupSize;  // the lane's 8 channels lie in one value group
 
+    const int bufLast0 = qs_qattn_pass_lengths(header, firstQuery, queries, numChunks, groupSize, quantized,
+                                               bufLen, chunkLen);
+    if (chunk < numChunks - 1 && chunk * chunkLen >= quantized) {  // graph mode: an empty quantized chunk
+        qs_qattn_neutral_partials<HD, GROUP, HPB>(partialAcc, partialMax, partialSum, ROWS, kvHead, nHeads, slice,
+                                                  chunk, numChunks, queries);
+        return;
+    }
+
     for (int idx = threadIdx.x; idx < ROWS * HD; idx += QATTN_THREADS) {
         const int r = idx / HD, d = idx % HD;
         const int head = kvHead * GROUP + slice * HPB + r % HPB;
-        smQ[r][d] = q[((size_t)(r / HPB) * nHeads + head) * HD + d] * scaleLog2;
+        smQ[r][d] = r / HPB < queries ? q[(size_t)(r / HPB) * qRowStride + (size_t)head * HD + d] * scaleLog2 : 0.0f;
     }
     __syncthreads();
 
@@ -350,7 +467,7 @@ __device__ __forceinline__ void qs_qattn_body(
             }
         }
     } else {
-        // ---------------- the fp16 buffer, causal for the NQ queries: query qi sees [0, bufLen - NQ + qi]
+        // ---------------- the fp16 buffer, causal for the queries: query qi sees [0, bufLast0 + qi]
 #pragma unroll
         for (int r = 0; r < ROWS; ++r)
 #pragma unroll
@@ -376,7 +493,7 @@ __device__ __forceinline__ void qs_qattn_body(
 #pragma unroll
                     for (int i = 0; i < 8; ++i) d = fmaf(w[r][i], kf[i], d);
                     d = qs_group_sum<LANES>(d);
-                    s[u][r] = p0 + u <= bufLen - NQ + r / HPB ? d : -INFINITY;
+                    s[u][r] = p0 + u <= bufLast0 + r / HPB ? d : -INFINITY;
                 }
             }
             rescale(s);
@@ -409,6 +526,7 @@ __device__ __forceinline__ void qs_qattn_body(
     for (int idx = threadIdx.x; idx < ROWS * HD; idx += QATTN_THREADS) {
         const int r = idx / HD;
         const int d = idx % HD;
+        if (r / HPB >= queries) continue;  // graph mode with fewer queries than NQ: rows left unwritten
         float m = QS_ATTN_NO_SCORE;
         for (int j = 0; j < NGROUPS; ++j) m = fmaxf(m, smMax[j][r]);
         float sum = 0.0f, a = 0.0f;
@@ -437,11 +555,12 @@ __device__ __forceinline__ void qs_qattn_body(
         const __half* __restrict__ bufK, const __half* __restrict__ bufV, float* __restrict__ partialAcc, \
         float* __restrict__ partialMax, float* __restrict__ partialSum, int quantized, int bufLen,        \
         int capacity, int maxGroups, int bufCapacity, int groupSize, int valueGroupSize, int chunkLen,    \
-        int numChunks, float scaleLog2) {                                                                 \
+        int numChunks, float scaleLog2, const int* __restrict__ header, int firstQuery, int queries,       \
+        int qRowStride) {                                                                                 \
         qs_qattn_body<HD, G, HPB, NQ, BITS>(q, kUpper, kLower, vUpper, vLower, kParams, vParams, bufK,    \
                                             bufV, partialAcc, partialMax, partialSum, quantized, bufLen,  \
                                             capacity, maxGroups, bufCapacity, groupSize, valueGroupSize,  \
-                                            chunkLen, numChunks, scaleLog2);                              \
+                                            chunkLen, numChunks, scaleLog2, header, firstQuery, queries, qRowStride);                              \
     }
 
 // INT4 draft, one query: every query head of a kv head in one block (KV read once).
@@ -456,6 +575,11 @@ QS_QATTN_ENTRY(8, 128, 1, 1, 5)
 QS_QATTN_ENTRY(8, 128, 4, 1, 5)
 QS_QATTN_ENTRY(8, 64, 1, 1, 5)
 QS_QATTN_ENTRY(8, 64, 4, 1, 5)
+// GQA group 2 (qs-tiny 4/2 and qs-small 8/4 heads, head dim 64), version 1, for the decoder's graphs.
+QS_QATTN_ENTRY(4, 128, 2, 2, 1)
+QS_QATTN_ENTRY(4, 64, 2, 2, 1)
+QS_QATTN_ENTRY(8, 128, 2, 1, 5)
+QS_QATTN_ENTRY(8, 64, 2, 1, 5)
 
 // ------------------------------------------------------------------------------------------------
 // Version 2 of the quantized attention, after run 1 measured version 1 at 20-35% of bandwidth: a
@@ -517,7 +641,8 @@ __device__ __forceinline__ void qs_qattn2_body(
     const float2* __restrict__ vParams, const __half* __restrict__ bufK, const __half* __restrict__ bufV,
     float* __restrict__ partialAcc, float* __restrict__ partialMax, float* __restrict__ partialSum,
     int quantized, int bufLen, int capacity, int maxGroups, int bufCapacity, int groupSize, int valueGroupSize,
-    int chunkLen, int numChunks, float scaleLog2) {
+    int chunkLen, int numChunks, float scaleLog2, const int* __restrict__ header, int firstQuery, int queries,
+    int qRowStride) {
     constexpr int LANES = HD / CH;
     constexpr int GPW = 32 / LANES;
     constexpr int NGROUPS = QATTN_WARPS * GPW;
@@ -552,10 +677,18 @@ __device__ __forceinline__ void qs_qattn2_body(
     const int valueGroups = HD / valueGroupSize;
     const int vgroup = cb / valueGroupSize;      // host guarantees valueGroupSize % CH == 0
 
+    const int bufLast0 = qs_qattn_pass_lengths(header, firstQuery, queries, numChunks, groupSize, quantized,
+                                               bufLen, chunkLen);
+    if (chunk < numChunks - 1 && chunk * chunkLen >= quantized) {  // graph mode: an empty quantized chunk
+        qs_qattn_neutral_partials<HD, GROUP, HPB>(partialAcc, partialMax, partialSum, ROWS, kvHead, nHeads, slice,
+                                                  chunk, numChunks, queries);
+        return;
+    }
+
     for (int idx = threadIdx.x; idx < ROWS * HD; idx += QATTN_THREADS) {
         const int r = idx / HD, d = idx % HD;
         const int head = kvHead * GROUP + slice * HPB + r % HPB;
-        smQ[r][d] = q[((size_t)(r / HPB) * nHeads + head) * HD + d] * scaleLog2;
+        smQ[r][d] = r / HPB < queries ? q[(size_t)(r / HPB) * qRowStride + (size_t)head * HD + d] * scaleLog2 : 0.0f;
     }
     __syncthreads();
 
@@ -802,7 +935,7 @@ __device__ __forceinline__ void qs_qattn2_body(
 #pragma unroll
                 for (int r = 0; r < ROWS; ++r) {
                     const float t = qs_group_sum<LANES>(d[r]);
-                    s[u][r] = p0 + u <= bufLen - NQ + r / HPB ? t : -INFINITY;
+                    s[u][r] = p0 + u <= bufLast0 + r / HPB ? t : -INFINITY;
                 }
             }
             rescale(s);
@@ -841,6 +974,7 @@ __device__ __forceinline__ void qs_qattn2_body(
     for (int idx = threadIdx.x; idx < ROWS * HD; idx += QATTN_THREADS) {
         const int r = idx / HD;
         const int d = idx % HD;
+        if (r / HPB >= queries) continue;  // graph mode with fewer queries than NQ: rows left unwritten
         float m = QS_ATTN_NO_SCORE;
         for (int j = 0; j < NGROUPS; ++j) m = fmaxf(m, smMax[j][r]);
         float sum = 0.0f, a = 0.0f;
@@ -870,11 +1004,12 @@ __device__ __forceinline__ void qs_qattn2_body(
         const __half* __restrict__ bufK, const __half* __restrict__ bufV, float* __restrict__ partialAcc,   \
         float* __restrict__ partialMax, float* __restrict__ partialSum, int quantized, int bufLen,          \
         int capacity, int maxGroups, int bufCapacity, int groupSize, int valueGroupSize, int chunkLen,      \
-        int numChunks, float scaleLog2) {                                                                   \
+        int numChunks, float scaleLog2, const int* __restrict__ header, int firstQuery, int queries,         \
+        int qRowStride) {                                                                                   \
         qs_qattn2_body<HD, G, HPB, NQ, BITS, CH, U>(                                                        \
             q, kUpper, kLower, vUpper, vLower, kParams, vParams, bufK, bufV, partialAcc, partialMax,        \
             partialSum, quantized, bufLen, capacity, maxGroups, bufCapacity, groupSize, valueGroupSize,     \
-            chunkLen, numChunks, scaleLog2);                                                                \
+            chunkLen, numChunks, scaleLog2, header, firstQuery, queries, qRowStride);                                                                \
     }
 
 // Draft (INT4, 1 query). Channels per lane and unroll are compared by QuantizedAttentionBenchmark.
@@ -905,11 +1040,12 @@ QS_QATTN2_ENTRY(8, 64, 4, 1, 5, 8, 2)
         const __half* __restrict__ bufK, const __half* __restrict__ bufV, float* __restrict__ partialAcc,   \
         float* __restrict__ partialMax, float* __restrict__ partialSum, int quantized, int bufLen,          \
         int capacity, int maxGroups, int bufCapacity, int groupSize, int valueGroupSize, int chunkLen,      \
-        int numChunks, float scaleLog2) {                                                                   \
+        int numChunks, float scaleLog2, const int* __restrict__ header, int firstQuery, int queries,         \
+        int qRowStride) {                                                                                   \
         qs_qattn2_body<HD, G, HPB, 1, 4, CH, U, true>(                                                      \
             q, kUpper, kLower, vUpper, vLower, kParams, vParams, bufK, bufV, partialAcc, partialMax,        \
             partialSum, quantized, bufLen, capacity, maxGroups, bufCapacity, groupSize, valueGroupSize,     \
-            chunkLen, numChunks, scaleLog2);                                                                \
+            chunkLen, numChunks, scaleLog2, header, firstQuery, queries, qRowStride);                                                                \
     }
 
 QS_QATTN3_ENTRY(128, 1, 1, 16, 4)

@@ -5,3 +5,5 @@
 #include "attention.cuh"
 #include "quantkv.cuh"
 #include "prefill.cuh"
+#include "passrows.cuh"
+#include "q4gemv.cuh"

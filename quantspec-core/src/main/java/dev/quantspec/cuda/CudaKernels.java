@@ -76,6 +76,145 @@ public final class CudaKernels {
         }
     }
 
+    /** Largest n of {@link #gemvBf16Rows} (kernels qs_gemv_bf16_n1 .. n9 in gemv.cuh). */
+    public static final int MAX_GEMV_VECTORS = 9;
+    static final int GEMV_MULTI_ROWS_PER_WARP = 2;  // gemv.cuh QS_GEMV_MULTI_ENTRY(NV, 2, U)
+
+    /**
+     * out[j][r] = W[r] . x[j] for j < n, r < rows, reading W once for the n vectors (a verify pass).
+     * W bf16 [rows][cols], x fp32 [n][cols] (row j at float offset j * cols, 16-byte aligned), out fp32
+     * [n][rows]. Batch-invariant: out[j] is bitwise what {@link #gemvBf16} (any variant) and this method
+     * with n = 1 give for x[j] (same per-lane FMA order and warp reduction), so a verify pass and the
+     * decode steps agree to the bit.
+     *
+     * @param n 1 .. {@link #MAX_GEMV_VECTORS}
+     */
+    public void gemvBf16Rows(DeviceBuffer weights, DeviceBuffer x, DeviceBuffer out, int rows, int cols, int n) {
+        String shapes = "W " + weights.name() + " bf16[" + rows + "][" + cols + "], x " + x.name() + " f32[" + n + "]["
+                + cols + "], out " + out.name() + " f32[" + n + "][" + rows + "]";
+        requirePositive(shapes, rows, cols, n);
+        if (n > MAX_GEMV_VECTORS) {
+            throw new IllegalArgumentException("the multi-vector GEMV is compiled for 1.." + MAX_GEMV_VECTORS
+                    + " vectors: " + shapes);
+        }
+        require(weights, (long) rows * cols * 2, shapes);
+        require(x, (long) n * cols * 4, shapes);
+        require(out, (long) n * rows * 4, shapes);
+        if ((x.address() & 15) != 0) {
+            throw new IllegalArgumentException("x must be 16-byte aligned for the vector loads: " + shapes);
+        }
+        int rowsPerBlock = (GEMV_THREADS / 32) * GEMV_MULTI_ROWS_PER_WARP;
+        try (KernelArgs args = new KernelArgs().buffer(weights).buffer(x).buffer(out).i32(rows).i32(cols)) {
+            context.launch("qs_gemv_bf16_n" + n, ceilDiv(rows, rowsPerBlock), 1, GEMV_THREADS, args, shapes);
+        }
+    }
+
+    // ---------------------------------------------------------------- row kernels of a pass (passrows.cuh)
+    // header int[4 + n] on the device: [0] pos0, [1] quantized, [2] bufRow0 = pos0 - quantized, [4 + i] token of
+    // row i (see QuantizedDecodeAttention.runAtHeader). Nothing per pass is baked into these launches.
+
+    /** Bytes a pass header of n rows occupies: {@code (4 + n)} ints. */
+    public static long headerBytes(int n) {
+        return (4L + n) * 4;
+    }
+
+    /**
+     * out[i][d] = table[header[4 + i]][d] for i < n (qs_prefill_embedding_bf16 with the tokens at header + 4);
+     * table bf16 [vocab][dim], out fp32 [n][dim]; a token outside [0, vocab) gives a NaN row.
+     */
+    public void embeddingRows(DeviceBuffer table, DeviceBuffer header, DeviceBuffer out, int n, int dim, int vocab) {
+        String shapes = "table " + table.name() + " bf16[" + vocab + "][" + dim + "], tokens at " + header.name()
+                + "[4.." + (4 + n) + "), out f32[" + n + "][" + dim + "]";
+        requirePositive(shapes, n, dim, vocab);
+        require(table, (long) vocab * dim * 2, shapes);
+        require(header, headerBytes(n), shapes);
+        require(out, (long) n * dim * 4, shapes);
+        try (KernelArgs args = new KernelArgs().buffer(table).i64(header.address() + 16).buffer(out).i32(dim).i32(vocab)) {
+            context.launch("qs_prefill_embedding_bf16", ceilDiv(dim, ELEMENTWISE_THREADS), n, ELEMENTWISE_THREADS, args,
+                    shapes);
+        }
+    }
+
+    /**
+     * RoPE of n rows of a fused QKV activation fp32 [n][rowStride]: row i's q [heads][headDim] at float
+     * offset 0 and k [kvHeads][headDim] at heads * headDim, rotated in place at position header[0] + i with
+     * the code of {@link #rope} (so a 1-row pass gives its bits). invFreq fp32 [headDim / 2].
+     */
+    public void ropeRows(DeviceBuffer qkv, int rowStride, DeviceBuffer invFreq, DeviceBuffer header, int n, int heads,
+                         int kvHeads, int headDim) {
+        String shapes = "qkv f32[" + n + "][" + rowStride + "] with q [" + heads + "][" + headDim + "] then k ["
+                + kvHeads + "][" + headDim + "], positions from " + header.name();
+        requirePositive(shapes, n, heads, kvHeads, headDim);
+        if (headDim % 2 != 0 || headDim > 2048) {
+            throw new IllegalArgumentException("RoPE needs an even head dimension up to 2048: " + shapes);
+        }
+        if (rowStride < (heads + kvHeads) * headDim) {
+            throw new IllegalArgumentException("row stride shorter than q and k: " + shapes);
+        }
+        require(qkv, ((long) (n - 1) * rowStride + (long) (heads + kvHeads) * headDim) * 4, shapes);
+        require(invFreq, headDim / 2 * 4L, shapes);
+        require(header, 4, shapes);
+        try (KernelArgs args = new KernelArgs().buffer(qkv).i32(rowStride).buffer(invFreq).buffer(header).i32(heads)
+                .i32(headDim)) {
+            context.launch("qs_rope_rows", n, heads + kvHeads, roundUp(headDim / 2, 32), args, shapes);
+        }
+    }
+
+    /**
+     * Appends the K and V of n rows to the fp16 buffer of {@code kv}: row i's k [kvHeads][headDim] at float
+     * offset {@code i * rowStride + kOffset} and v at {@code i * rowStride + vOffset} of {@code qkv} go, rounded
+     * to nearest fp16 (as {@link #kvAppend}), to buffer row header[2] + i of every kv head. The caller
+     * guarantees header[2] + n <= bufferCapacity (rows past it are skipped, never written out of bounds).
+     */
+    public void bufferAppendRows(DeviceBuffer qkv, int rowStride, int kOffset, int vOffset, DeviceQuantizedKv kv,
+                                 DeviceBuffer header, int n) {
+        QuantizedKvLayout l = kv.layout();
+        int kvDim = l.kvHeads() * l.headDim();
+        String shapes = "qkv f32[" + n + "][" + rowStride + "], k at " + kOffset + ", v at " + vOffset + " (" + kvDim
+                + " floats each) -> buffer rows header[2] + 0.." + (n - 1) + " of " + l;
+        requirePositive(shapes, n);
+        if (kOffset < 0 || vOffset < 0 || kOffset + kvDim > rowStride || vOffset + kvDim > rowStride) {
+            throw new IllegalArgumentException("k and v must lie inside a row: " + shapes);
+        }
+        if (n > l.bufferCapacity()) {
+            throw new IllegalArgumentException("more rows than the buffer holds: " + shapes);
+        }
+        require(qkv, ((long) (n - 1) * rowStride + Math.max(kOffset, vOffset) + kvDim) * 4, shapes);
+        require(header, 3 * 4, shapes);
+        try (KernelArgs args = new KernelArgs().buffer(qkv).i32(rowStride).i32(kOffset).i32(vOffset)
+                .buffer(kv.bufferKeys).buffer(kv.bufferValues).buffer(header).i32(l.headDim()).i32(l.bufferCapacity())) {
+            context.launch("qs_buffer_append_rows", n, l.kvHeads(), roundUp(l.headDim(), 32), args, shapes);
+        }
+    }
+
+    /**
+     * hidden[i][j] = silu(gateUp[i][j]) * gateUp[i][ffn + j] for i < n, j < ffn (the math of {@link #swiglu});
+     * gateUp fp32 [n][2 ffn] (gate then up per row), hidden fp32 [n][ffn].
+     */
+    public void swigluRows(DeviceBuffer gateUp, DeviceBuffer hidden, int n, int ffn) {
+        String shapes = "gateUp " + gateUp.name() + " f32[" + n + "][2 x " + ffn + "], hidden f32[" + n + "][" + ffn + "]";
+        requirePositive(shapes, n, ffn);
+        require(gateUp, (long) n * 2 * ffn * 4, shapes);
+        require(hidden, (long) n * ffn * 4, shapes);
+        try (KernelArgs args = new KernelArgs().buffer(gateUp).buffer(hidden).i32(n).i32(ffn)) {
+            context.launch("qs_swiglu_rows", elementwiseBlocks((long) n * ffn), 1, ELEMENTWISE_THREADS, args, shapes);
+        }
+    }
+
+    /**
+     * outIds[i] = index of the first maximum of logits row i (fp32 [n][vocab]; NaNs ignored, -1 when a row
+     * has no number), the tie rule of {@link #argmax}; outIds int[n].
+     */
+    public void argmaxRows(DeviceBuffer logits, int n, int vocab, DeviceBuffer outIds) {
+        String shapes = "logits " + logits.name() + " f32[" + n + "][" + vocab + "]";
+        requirePositive(shapes, n, vocab);
+        require(logits, (long) n * vocab * 4, shapes);
+        require(outIds, n * 4L, shapes);
+        try (KernelArgs args = new KernelArgs().buffer(logits).i32(vocab).buffer(outIds)) {
+            context.launch("qs_argmax_rows", n, 1, ARGMAX_THREADS, args, shapes);
+        }
+    }
+
     /** out[d] = table[token][d]; table bf16 [vocab][dim], token int[1] on the device, out fp32 [dim]. */
     public void embedding(DeviceBuffer table, DeviceBuffer token, DeviceBuffer out, int dim, int vocab) {
         String shapes = "table " + table.name() + " bf16[" + vocab + "][" + dim + "], out f32[" + dim + "]";
@@ -195,7 +334,7 @@ public final class CudaKernels {
         }
     }
 
-    private int elementwiseBlocks(int n) {
+    private int elementwiseBlocks(long n) {
         // Grid-stride kernels: a few waves of blocks is enough for vectors of a model's width.
         return Math.min(ceilDiv(n, ELEMENTWISE_THREADS), context.multiprocessorCount() * 8);
     }

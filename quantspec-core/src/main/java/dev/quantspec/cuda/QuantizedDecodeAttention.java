@@ -10,6 +10,9 @@ import java.util.List;
  *   <li>{@link View#VERIFY}: INT8 (upper and lower nibbles) + the buffer, gamma + 1 = 5 queries at
  *       once, causal inside the buffer (query i sees the buffer up to {@code bufLen - 5 + i}).</li>
  * </ul>
+ * Two launch modes: {@link #run} (host lengths, the benchmarks' and tests' path) and
+ * {@link #runAtHeader} (lengths read from a device "pass header", for captured CUDA graphs: the
+ * grid always has {@link #maxChunks()} + 1 chunks and the split is derived on the device).
  * Flash-decoding split: the quantized positions are cut into chunks of whole key groups, one block
  * per (chunk, kv head) handles the query heads of that kv head (GQA without re-reading KV per head
  * for the draft), the buffer is one more chunk, and {@code qs_attn_combine} merges the chunks by
@@ -21,7 +24,11 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
         DRAFT(4, 1), VERIFY(8, 5);
 
         final int bits;
-        /** Queries per launch: 1 for the draft, gamma + 1 for verification. */
+        /**
+         * Queries the kernel is compiled for: 1 for the draft, gamma + 1 = 5 for verification; {@link #run}
+         * launches exactly this many, {@link #runAtHeader} 1 up to this many (the same kernel, rows past
+         * {@code queries} masked, so a query's bits never depend on the count).
+         */
         public final int queries;
 
         View(int bits, int queries) {
@@ -53,6 +60,9 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
     /** The tunings quantkv.cuh compiles for this view, GQA group and head dim (version 1 first). */
     public static List<Tuning> compiled(View view, int group, int headDim) {
         List<Tuning> list = new ArrayList<>(List.of(Tuning.SIMPLE));
+        if (group == 2) {
+            return list;  // GQA 2 (qs-tiny, qs-small): version 1 only
+        }
         if (view == View.DRAFT) {
             if (headDim == 128 && group == 1) {
                 list.addAll(List.of(new Tuning(2, 32, 2), new Tuning(2, 16, 2), new Tuning(2, 16, 4),
@@ -124,8 +134,8 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
     QuantizedDecodeAttention(CudaContext context, View view, int nHeads, QuantizedKvLayout layout, Tuning tuning,
                              int maxChunksOverride) {
         int group = nHeads / layout.kvHeads();
-        if (nHeads % layout.kvHeads() != 0 || (group != 1 && group != 4)) {
-            throw new IllegalArgumentException("quantized attention is compiled for GQA groups 1 and 4; " + nHeads
+        if (nHeads % layout.kvHeads() != 0 || (group != 1 && group != 2 && group != 4)) {
+            throw new IllegalArgumentException("quantized attention is compiled for GQA groups 1, 2 and 4; " + nHeads
                     + " query heads over " + layout.kvHeads() + " kv heads (add an instantiation in quantkv.cuh)");
         }
         this.context = context;
@@ -140,11 +150,12 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
                     + " or does not fit " + layout + " (value group % channels per lane, G % 4 warp steps)");
         }
         this.tuning = tuning;
-        String family = tuning.version() == 1 ? "qs_qattn_b" : "qs_qattn" + tuning.version() + "_b";
-        this.kernel = family + view.bits + "_h" + layout.headDim()
-                + "_g" + group + "_p" + headsPerBlock + "_q" + view.queries
-                + (tuning.version() == 1 ? "" : "_c" + tuning.channelsPerLane() + "_u" + tuning.unroll());
-        int blocksPerSm = Math.max(1, context.maxActiveBlocksPerMultiprocessor(kernel, THREADS));
+        this.kernel = kernelName(view, group, layout.headDim(), tuning);
+        // The split is a property of (device, layout, view) only: sized by the occupancy of the view's
+        // DEFAULT tuning whatever tuning this instance runs, so every instance for one layer shape and
+        // view cuts the context the same way (runAtHeader's bits depend on the split).
+        String sizing = kernelName(view, group, layout.headDim(), defaultTuning(view, layout, group));
+        int blocksPerSm = Math.max(1, context.maxActiveBlocksPerMultiprocessor(sizing, THREADS));
         int targetBlocks = context.multiprocessorCount() * blocksPerSm;
         int byOccupancy = Math.min(DecodeAttention.MAX_CHUNKS - 1,
                 Math.max(1, CudaKernels.ceilDiv(targetBlocks, (long) layout.kvHeads() * slices)));
@@ -156,6 +167,22 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
                 rows * (maxChunks + 1) * 4);
         partialSum = context.allocate("quantized attention partial sum f32[" + rows + "][" + (maxChunks + 1) + "]",
                 rows * (maxChunks + 1) * 4);
+    }
+
+    /** The kernel entry point for a view, GQA group, head dim and tuning (see quantkv.cuh). */
+    static String kernelName(View view, int group, int headDim, Tuning tuning) {
+        int headsPerBlock = view == View.DRAFT ? group : 1;
+        String family = tuning.version() == 1 ? "qs_qattn_b" : "qs_qattn" + tuning.version() + "_b";
+        return family + view.bits + "_h" + headDim + "_g" + group + "_p" + headsPerBlock + "_q" + view.queries
+                + (tuning.version() == 1 ? "" : "_c" + tuning.channelsPerLane() + "_u" + tuning.unroll());
+    }
+
+    /**
+     * Quantized chunks at most (the buffer chunk comes on top): {@link #runAtHeader} always launches
+     * {@code maxChunks() + 1} chunks per kv head (times the head slices) and the combine reads as many.
+     */
+    public int maxChunks() {
+        return maxChunks;
     }
 
     /** The chunking of {@code quantized} positions (a multiple of G): about one block per resident slot. */
@@ -194,13 +221,82 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
                 .buffer(kv.valueLower).buffer(kv.keyParams).buffer(kv.valueParams).buffer(kv.bufferKeys)
                 .buffer(kv.bufferValues).buffer(partialAcc).buffer(partialMax).buffer(partialSum).i32(quantized)
                 .i32(bufLen).i32(l.capacity()).i32(l.maxGroups()).i32(l.bufferCapacity()).i32(l.groupSize())
-                .i32(l.valueGroupSize()).i32(split.chunkLen()).i32(chunks).f32(scaleLog2)) {
+                .i32(l.valueGroupSize()).i32(split.chunkLen()).i32(chunks).f32(scaleLog2).i64(0L).i32(0)
+                .i32(view.queries).i32(nHeads * l.headDim())) {
             context.launch(kernel, chunks * slices, l.kvHeads(), THREADS, args, where);
         }
+        combine(out, (int) rows, chunks, where);
+    }
+
+    private void combine(DeviceBuffer out, int rows, int chunks, String where) {
         try (KernelArgs args = new KernelArgs().buffer(partialAcc).buffer(partialMax).buffer(partialSum).buffer(out)
-                .i32(chunks).i32(l.headDim()).i64(0L).i32(DecodeAttention.CHUNK_GRANULE)) {
-            context.launch("qs_attn_combine", (int) rows, 1, COMBINE_THREADS, chunks * 4, args, where);
+                .i32(chunks).i32(layout.headDim()).i64(0L).i32(DecodeAttention.CHUNK_GRANULE)) {
+            context.launch("qs_attn_combine", rows, 1, COMBINE_THREADS, chunks * 4, args, where);
         }
+    }
+
+    /**
+     * Graph-safe attention of {@code queries} consecutive rows of a pass, every length read from the
+     * device {@code header} (int[4 + n]: [0] pos0, [1] quantized positions (a multiple of G), [2] bufRow0 =
+     * the buffer row of the pass's first token; see quantkv.cuh): launch query i is pass row
+     * {@code firstQuery + i}; it sees the quantized positions [0, header[1]) and the buffer rows
+     * [0, header[2] + firstQuery + i] (its own K/V must have been appended before).
+     * The launch (grid {@code (maxChunks() + 1) * slices x kvHeads}, and the combine over
+     * {@code maxChunks() + 1} chunks) does not depend on the header, so it can be captured in a graph.
+     *
+     * <p>Batch-invariant: the output of a query is bitwise the same whatever {@code queries} and
+     * {@code firstQuery} it is launched with, given the same visible rows (one kernel per view, rows
+     * past {@code queries} masked; the split depends only on header[1] and {@link #maxChunks()}).
+     *
+     * @param q          fp32; launch query i at float offset {@code i * qRowStride}, holding nHeads x headDim
+     * @param qRowStride floats between consecutive queries, at least nHeads * headDim (e.g. the fused QKV row)
+     * @param out        fp32 [queries][nHeads][headDim], contiguous
+     * @param header     int[4 + n] on the device, as above; the caller guarantees
+     *                   header[2] + firstQuery + queries <= bufferCapacity and header[1] <= capacity
+     * @param queries    1 for {@link View#DRAFT}, 1..5 for {@link View#VERIFY}
+     * @param firstQuery the pass row of launch query 0 (0 for a whole pass)
+     */
+    public void runAtHeader(DeviceBuffer q, int qRowStride, DeviceQuantizedKv kv, DeviceBuffer out, DeviceBuffer header,
+                            int queries, int firstQuery) {
+        QuantizedKvLayout l = kv.layout();
+        String shapes = view + " " + queries + " queries from pass row " + firstQuery + ", q f32 rows of " + qRowStride
+                + " floats holding [" + nHeads + "][" + l.headDim() + "], lengths from " + header.name() + ", " + l;
+        if (!l.equals(layout)) {
+            throw new IllegalArgumentException("this attention was sized for " + layout + ", not: " + shapes);
+        }
+        checkPass(view, nHeads, l, q, qRowStride, out, header, queries, firstQuery, shapes);
+        float scaleLog2 = (float) (1.0 / Math.sqrt(l.headDim()) / Math.log(2.0));
+        int chunks = maxChunks + 1;
+        String where = shapes + ", graph mode: " + maxChunks + " quantized chunks + the buffer";
+        try (KernelArgs args = new KernelArgs().buffer(q).buffer(kv.keyUpper).buffer(kv.keyLower).buffer(kv.valueUpper)
+                .buffer(kv.valueLower).buffer(kv.keyParams).buffer(kv.valueParams).buffer(kv.bufferKeys)
+                .buffer(kv.bufferValues).buffer(partialAcc).buffer(partialMax).buffer(partialSum).i32(0)
+                .i32(0).i32(l.capacity()).i32(l.maxGroups()).i32(l.bufferCapacity()).i32(l.groupSize())
+                .i32(l.valueGroupSize()).i32(0).i32(chunks).f32(scaleLog2).buffer(header).i32(firstQuery)
+                .i32(queries).i32(qRowStride)) {
+            context.launch(kernel, chunks * slices, l.kvHeads(), THREADS, args, where);
+        }
+        combine(out, queries * nHeads, chunks, where);
+    }
+
+    /** The host-side checks of {@link #runAtHeader} (no device needed: only buffer sizes are read). */
+    static void checkPass(View view, int nHeads, QuantizedKvLayout l, DeviceBuffer q, int qRowStride, DeviceBuffer out,
+                          DeviceBuffer header, int queries, int firstQuery, String shapes) {
+        if (queries < 1 || queries > view.queries) {
+            throw new IllegalArgumentException(view + " launches 1.." + view.queries + " queries: " + shapes);
+        }
+        if (firstQuery < 0 || firstQuery + queries > l.bufferCapacity()) {
+            throw new IllegalArgumentException("pass rows [" + firstQuery + ", " + (firstQuery + queries)
+                    + ") cannot lie in the buffer: " + shapes);
+        }
+        int rowFloats = nHeads * l.headDim();
+        if (qRowStride < rowFloats) {
+            throw new IllegalArgumentException("q row stride " + qRowStride + " is shorter than a row of " + rowFloats
+                    + " floats: " + shapes);
+        }
+        CudaKernels.require(q, ((long) (queries - 1) * qRowStride + rowFloats) * 4, shapes);
+        CudaKernels.require(out, (long) queries * rowFloats * 4, shapes);
+        CudaKernels.require(header, 3 * 4, shapes);
     }
 
     /** Bytes one {@link #run} reads from the cache: nibble planes, params and buffer rows of the visible positions. */

@@ -1,0 +1,176 @@
+// The draft's 4-bit weights on the GPU (dev.quantspec.quant.Q4Matrix): group-wise asymmetric 4-bit
+// codes along a row, group size G (128 in the paper; a multiple of 32 here so that a 16-byte piece
+// of 32 codes lies in one group; the last group of a row partial), one (scale, min) per group.
+//
+// Layout (DeviceQ4Matrix):
+//   codes   u8 [rows][rowStride], rowStride = 16 * ceil(cols / 32) bytes (every row 16-byte aligned);
+//           element (r, c) in byte r * rowStride + c / 2, EVEN c in the LOW nibble (Q4Matrix's nibble
+//           order); the pad nibbles/bytes past cols are 0
+//   params  float2 [rows][groupsPerRow]: (scale, min), groupsPerRow = ceil(cols / G)
+// The first ceil(cols / 2) bytes of each row and the params are bit-identical to Q4Matrix.quantize
+// (codes and scale from qs_upper_code / qs_group_scale, the KV quantizer's formulas).
+#pragma once
+#include "common.cuh"
+#include "quantkv.cuh"
+
+constexpr int Q4_PIECE = 32;        // codes per 16-byte piece; a group is whole pieces
+constexpr int Q4_QUANT_THREADS = 128;
+
+// One warp per (row, group): lane l takes the element pairs (start + 2j, start + 2j + 1) for
+// j = l, l + 32, ... (whole bytes). min and max reduce across the warp in any order: Java's
+// Math.min/max (qs_java_min/max) are commutative and associative on floats (-0 below +0, NaN
+// absorbing), so the result is the CPU's sequential one. A non-finite range sets status[0] = 1 and
+// leaves the group unwritten. groupSize is even (a multiple of 32 for the GEMV).
+// grid: ceil(rows * groupsPerRow / 4), block Q4_QUANT_THREADS. codes must be zeroed before (pads).
+extern "C" __global__ void __launch_bounds__(Q4_QUANT_THREADS)
+    qs_q4_quantize_bf16(const __nv_bfloat16* __restrict__ W, int rows, int cols, int groupSize,
+                        uint8_t* __restrict__ codes, int rowStride, float2* __restrict__ params,
+                        int* __restrict__ status) {
+    const int groupsPerRow = (cols + groupSize - 1) / groupSize;
+    const long long gid = (long long)blockIdx.x * (Q4_QUANT_THREADS / 32) + (threadIdx.x >> 5);
+    if (gid >= (long long)rows * groupsPerRow) return;  // uniform per warp
+    const int lane = threadIdx.x & 31;
+    const int r = (int)(gid / groupsPerRow);
+    const int g = (int)(gid - (long long)r * groupsPerRow);
+    const int start = g * groupSize;
+    const int end = min(start + groupSize, cols);
+    const __nv_bfloat16* row = W + (size_t)r * cols;
+
+    float mn = __bfloat162float(row[start]);  // a valid element: neutral for min and max
+    float mx = mn;
+    for (int c = start + 2 * lane; c < end; c += 64) {
+        const float a = __bfloat162float(row[c]);
+        mn = qs_java_min(mn, a);
+        mx = qs_java_max(mx, a);
+        if (c + 1 < end) {
+            const float b = __bfloat162float(row[c + 1]);
+            mn = qs_java_min(mn, b);
+            mx = qs_java_max(mx, b);
+        }
+    }
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        mn = qs_java_min(mn, __shfl_xor_sync(QS_FULL_MASK, mn, offset));
+        mx = qs_java_max(mx, __shfl_xor_sync(QS_FULL_MASK, mx, offset));
+    }
+    const float scale = qs_group_scale(mn, mx);
+    if (!isfinite(scale)) {
+        if (lane == 0) *status = 1;
+        return;
+    }
+    uint8_t* dst = codes + (size_t)r * rowStride;
+    for (int c = start + 2 * lane; c < end; c += 64) {
+        const int lo = qs_upper_code(__bfloat162float(row[c]), scale, mn);
+        const int hi = c + 1 < end ? qs_upper_code(__bfloat162float(row[c + 1]), scale, mn) : 0;
+        dst[c / 2] = (uint8_t)(lo | (hi << 4));
+    }
+    if (lane == 0) params[(size_t)r * groupsPerRow + g] = make_float2(scale, mn);
+}
+
+// The GEMV's input, once per call: xpad fp32 [pieces * 32] = x zero-padded to whole pieces, and
+// xsum fp32 [pieces] = the sum of each piece's 32 values. grid: ceil(pieces / 4), block 128.
+extern "C" __global__ void __launch_bounds__(128)
+    qs_q4_prepare_x(const float* __restrict__ x, int cols, float* __restrict__ xpad, float* __restrict__ xsum,
+                    int pieces) {
+    const int p = blockIdx.x * 4 + (threadIdx.x >> 5);
+    if (p >= pieces) return;
+    const int lane = threadIdx.x & 31;
+    const int c = p * Q4_PIECE + lane;
+    const float v = c < cols ? x[c] : 0.0f;
+    xpad[c] = v;
+    const float s = qs_warp_sum(v);
+    if (lane == 0) xsum[p] = s;
+}
+
+// out[r] = sum_g scale_g * dot(q_g, x_g) + min_g * sum(x_g), per 16-byte piece of 32 codes:
+// the codes become f = 1 + n/16 exactly (nibble moved to mantissa bits 19..22 by a shift and a LOP3
+// per 4 codes, then one PRMT per code puts it under the exponent of 1.0f), so
+//   dot(w4, x) over the piece = 16 s * sum(f x) + (min - 16 s) * sum(x)
+// with sum(x) the piece's precomputed xsum; one PRMT and one FMA per code. f is at most 1.94, so the
+// cancellation against (min - 16 s) sum(x) costs about a factor 3 of fp32 accuracy, not more.
+// Bandwidth: each lane loads UNROLL 16-byte pieces of each of ROWS rows before using any, and the
+// x piece it loads (128 bytes, from L1) serves all ROWS rows.
+// grid: ceil(rows / (Q4_GEMV_THREADS / 32 * ROWS)), block Q4_GEMV_THREADS.
+constexpr int Q4_GEMV_THREADS = 64;
+
+__device__ __forceinline__ float qs_q4_word_dot(uint32_t w, const float* x, float d) {
+    const uint32_t lo = ((w << 3) & 0x78787878u) | 0x80808080u;  // byte b: 0x80 | n(2b) << 3
+    const uint32_t hi = ((w >> 1) & 0x78787878u) | 0x80808080u;  // byte b: 0x80 | n(2b+1) << 3
+#pragma unroll
+    for (int b = 0; b < 4; ++b) {
+        const uint32_t sel = 0x7044u | (uint32_t)(b << 8);       // bytes: 0, 0, (lo or hi) byte b, 0x3F
+        d = fmaf(__uint_as_float(__byte_perm(lo, 0x3F000000u, sel)), x[2 * b], d);
+        d = fmaf(__uint_as_float(__byte_perm(hi, 0x3F000000u, sel)), x[2 * b + 1], d);
+    }
+    return d;
+}
+
+template <int ROWS, int UNROLL>
+__device__ __forceinline__ void qs_q4_gemv_body(const uint8_t* __restrict__ codes, const float2* __restrict__ params,
+                                                const float* __restrict__ xpad, const float* __restrict__ xsum,
+                                                float* __restrict__ out, int rows, int pieces, int rowStride,
+                                                int groupsPerRow, int piecesPerGroup) {
+    const int lane = threadIdx.x & 31;
+    const int row0 = (blockIdx.x * (Q4_GEMV_THREADS / 32) + (threadIdx.x >> 5)) * ROWS;
+    if (row0 >= rows) return;
+    const uint4* rowPtr[ROWS];
+    const float2* prmPtr[ROWS];
+    float acc[ROWS];
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) {
+        const int row = row0 + r < rows ? row0 + r : row0;
+        rowPtr[r] = reinterpret_cast<const uint4*>(codes + (size_t)row * rowStride);
+        prmPtr[r] = params + (size_t)row * groupsPerRow;
+        acc[r] = 0.0f;
+    }
+    for (int p0 = lane; p0 < pieces; p0 += UNROLL * 32) {
+        uint4 c[ROWS][UNROLL];
+        float2 prm[ROWS][UNROLL];
+#pragma unroll
+        for (int u = 0; u < UNROLL; ++u) {
+            const int p = p0 + u * 32 < pieces ? p0 + u * 32 : p0;
+#pragma unroll
+            for (int r = 0; r < ROWS; ++r) {
+                c[r][u] = qs_load_stream16(rowPtr[r] + p);
+                prm[r][u] = __ldg(prmPtr[r] + p / piecesPerGroup);
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < UNROLL; ++u) {
+            const int p = p0 + u * 32;
+            if (p < pieces) {
+                float xv[Q4_PIECE];
+                const float4* xp = reinterpret_cast<const float4*>(xpad + (size_t)p * Q4_PIECE);
+#pragma unroll
+                for (int k = 0; k < Q4_PIECE / 4; ++k) {
+                    const float4 t = __ldg(xp + k);
+                    xv[4 * k] = t.x; xv[4 * k + 1] = t.y; xv[4 * k + 2] = t.z; xv[4 * k + 3] = t.w;
+                }
+                const float xs = __ldg(xsum + p);
+#pragma unroll
+                for (int r = 0; r < ROWS; ++r) {
+                    float d = 0.0f;
+                    d = qs_q4_word_dot(c[r][u].x, xv, d);
+                    d = qs_q4_word_dot(c[r][u].y, xv + 8, d);
+                    d = qs_q4_word_dot(c[r][u].z, xv + 16, d);
+                    d = qs_q4_word_dot(c[r][u].w, xv + 24, d);
+                    const float a = prm[r][u].x * 16.0f;
+                    acc[r] = fmaf(a, d, acc[r]);
+                    acc[r] = fmaf(prm[r][u].y - a, xs, acc[r]);
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) {
+        const float total = qs_warp_sum(acc[r]);
+        if (lane == 0 && row0 + r < rows) out[row0 + r] = total;
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(Q4_GEMV_THREADS)
+    qs_q4_gemv(const uint8_t* __restrict__ codes, const float2* __restrict__ params, const float* __restrict__ xpad,
+               const float* __restrict__ xsum, float* __restrict__ out, int rows, int pieces, int rowStride,
+               int groupsPerRow, int piecesPerGroup) {
+    qs_q4_gemv_body<4, 2>(codes, params, xpad, xsum, out, rows, pieces, rowStride, groupsPerRow, piecesPerGroup);
+}
