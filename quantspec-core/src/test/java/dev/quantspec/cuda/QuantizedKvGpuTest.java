@@ -283,6 +283,374 @@ class QuantizedKvGpuTest {
         }
     }
 
+    // ---------------------------------------------------------------- graph mode: lengths from a device pass header
+
+    @ParameterizedTest(name = "{0} {1}q/{2}kv x{3}, G {4}, vg {5}, {6} quantized, pass rows {7}..+{8}, max chunks {9}")
+    @CsvSource({
+            "VERIFY, 4, 2, 64, 64, 64, 640, 70, 5, 0", "VERIFY, 8, 4, 64, 128, 64, 2048, 130, 5, 0",
+            "VERIFY, 32, 32, 128, 128, 128, 1280, 128, 5, 0", "VERIFY, 32, 8, 128, 128, 128, 3072, 200, 4, 0",
+            "VERIFY, 8, 2, 128, 64, 64, 0, 0, 5, 0", "VERIFY, 4, 2, 64, 64, 64, 8192, 3, 3, 3",
+            "VERIFY, 4, 4, 64, 64, 32, 256, 9, 5, 7", "VERIFY, 2, 2, 128, 128, 128, 20480, 200, 2, 0",
+            "DRAFT, 4, 2, 64, 64, 64, 640, 70, 5, 0", "DRAFT, 8, 4, 64, 128, 64, 2048, 130, 3, 0",
+            "DRAFT, 32, 32, 128, 128, 128, 1280, 128, 2, 0", "DRAFT, 32, 8, 128, 128, 128, 3072, 200, 2, 0",
+            "DRAFT, 8, 4, 64, 64, 64, 0, 0, 4, 0", "DRAFT, 2, 2, 128, 128, 128, 20480, 200, 2, 3",
+            "DRAFT, 8, 2, 128, 64, 64, 256, 5, 2, 7"})
+    void should_attend_at_a_device_header_batch_invariantly(QuantizedDecodeAttention.View view, int nHeads,
+                                                            int nKvHeads, int headDim, int g, int vg, int quantized,
+                                                            int bufRow0, int n, int maxChunks) {
+        // given a cache quantized on the CPU, a pass of n rows whose K/V are already in the buffer at rows
+        // bufRow0 .. bufRow0 + n - 1 (rows past the pass and quantized rows past `quantized` hold 3e4, which
+        // would dominate any output that read them), queries inside fused QKV rows (stride > nHeads x headDim)
+        int bufCapacity = bufRow0 + n + 3;
+        CpuCache c = new CpuCache(new QuantizedKvLayout(nKvHeads, headDim, quantized + g, g, vg, bufCapacity), quantized,
+                bufRow0 + n);
+        int qRowStride = (nHeads + 2 * nKvHeads) * headDim + 4;
+        float[] q = randomFloats(n * qRowStride, 1f);
+        int[] header = passHeader(quantized, bufRow0, n);
+        int rowFloats = nHeads * headDim;
+        boolean target = view == QuantizedDecodeAttention.View.VERIFY;
+
+        try (DeviceQuantizedKv kv = c.upload(); DeviceBuffer dQ = upload("q", q);
+             DeviceBuffer dHeader = context.allocate("header", header.length * 4L);
+             DeviceBuffer out = poisoned("out", (long) n * rowFloats * 4);
+             DeviceBuffer one = poisoned("one query out", (long) rowFloats * 4)) {
+            dHeader.upload(header);
+            int runs = 0;
+            for (QuantizedDecodeAttention.Tuning tuning : QuantizedDecodeAttention.compiled(view, nHeads / nKvHeads, headDim)) {
+                if (!QuantizedDecodeAttention.fits(tuning, c.layout)) continue;
+                try (QuantizedDecodeAttention attention = new QuantizedDecodeAttention(context, view, nHeads, c.layout,
+                        tuning, maxChunks)) {
+                    runs++;
+                    // when: the pass at once (verification) and every row alone (firstQuery = i)
+                    float[][] alone = new float[n][];
+                    for (int i = 0; i < n; i++) {
+                        one.fill((byte) 0xff);
+                        attention.runAtHeader(qRow(dQ, i, qRowStride), qRowStride, kv, one, dHeader, 1, i);
+                        alone[i] = one.downloadFloats(rowFloats);
+                    }
+                    float[] whole = null;
+                    if (target) {
+                        out.fill((byte) 0xff);
+                        attention.runAtHeader(dQ, qRowStride, kv, out, dHeader, n, 0);
+                        whole = out.downloadFloats(n * rowFloats);
+                    }
+
+                    // then: batch-invariant to the bit (the pass, rows alone, and a middle slice of it)
+                    if (target) {
+                        for (int i = 0; i < n; i++) {
+                            assertThat(bits(java.util.Arrays.copyOfRange(whole, i * rowFloats, (i + 1) * rowFloats)))
+                                    .as("%s: pass row %d in a pass of %d vs alone", tuning, i, n).containsExactly(bits(alone[i]));
+                        }
+                        if (n >= 3) {
+                            out.fill((byte) 0xff);
+                            attention.runAtHeader(qRow(dQ, 1, qRowStride), qRowStride, kv, out, dHeader, 2, 1);
+                            float[] mid = out.downloadFloats(2 * rowFloats);
+                            for (int i = 0; i < 2; i++) {
+                                assertThat(bits(java.util.Arrays.copyOfRange(mid, i * rowFloats, (i + 1) * rowFloats)))
+                                        .as("%s: pass row %d launched from row 1", tuning, i + 1).containsExactly(bits(alone[i + 1]));
+                            }
+                        }
+                    }
+                    // ... and each row equals dequantize-then-attend in double over what it may see
+                    // (tolerances as in should_match_dequantize_then_attend_in_double)
+                    double tol = tuning.version() == 3 ? 4e-3 : 1e-4;
+                    for (int i = 0; i < n; i++) {
+                        double[] ref = c.attend(q, i * qRowStride, nHeads, quantized + bufRow0 + i + 1, target);
+                        for (int k = 0; k < rowFloats; k++) {
+                            assertThat((double) alone[i][k]).as("%s: pass row %d, head %d channel %d", tuning, i,
+                                    k / headDim, k % headDim).isCloseTo(ref[k], within(tol));
+                        }
+                    }
+
+                    // and a captured graph, replayed after the header changed, gives what a direct launch gives
+                    if (bufRow0 > 0 && quantized >= g) {
+                        int[] other = passHeader(quantized - g, bufRow0 - 1, n);  // a shorter context
+                        dHeader.upload(header);
+                        int queries = target ? n : 1;
+                        context.setCheckEveryLaunch(false);
+                        try (CudaContext.Graph graph = context.captureGraph(
+                                () -> attention.runAtHeader(dQ, qRowStride, kv, out, dHeader, queries, 0))) {
+                            context.setCheckEveryLaunch(true);
+                            dHeader.upload(other);
+                            out.fill((byte) 0xff);
+                            graph.launch();
+                            context.synchronize();
+                            float[] replayed = out.downloadFloats(queries * rowFloats);
+                            out.fill((byte) 0xff);
+                            attention.runAtHeader(dQ, qRowStride, kv, out, dHeader, queries, 0);
+                            assertThat(bits(replayed)).as("%s: graph replay after a header change", tuning)
+                                    .containsExactly(bits(out.downloadFloats(queries * rowFloats)));
+                        } finally {
+                            context.setCheckEveryLaunch(true);
+                            dHeader.upload(header);
+                        }
+                    }
+                }
+            }
+            assertThat(runs).as("tunings run").isPositive();
+        }
+    }
+
+    @Test
+    void should_refuse_pass_launches_the_kernel_cannot_serve() {
+        QuantizedKvLayout layout = new QuantizedKvLayout(2, 64, 256, 64, 64, 20);
+        try (QuantizedDecodeAttention verify = new QuantizedDecodeAttention(context, QuantizedDecodeAttention.View.VERIFY,
+                4, layout); DeviceQuantizedKv kv = new DeviceQuantizedKv(context, layout);
+             DeviceBuffer q = context.allocate("q", 6 * 256 * 4); DeviceBuffer out = context.allocate("out", 6 * 256 * 4);
+             DeviceBuffer header = context.allocate("header", 40)) {
+            assertThatThrownBy(() -> verify.runAtHeader(q, 256, kv, out, header, 6, 0)).isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> verify.runAtHeader(q, 255, kv, out, header, 5, 0)).isInstanceOf(IllegalArgumentException.class);
+            assertThat(verify.maxChunks()).isPositive();
+        }
+    }
+
+    // ---------------------------------------------------------------- flush and prefill-split helpers
+
+    @ParameterizedTest(name = "{0} kv heads x {1}, G {2}, value group {3}, {4} groups from group {5}")
+    @CsvSource({"2, 64, 64, 64, 5, 1", "8, 128, 128, 128, 3, 0", "4, 64, 128, 32, 7, 2", "1, 128, 64, 16, 1, 3"})
+    void should_quantize_many_groups_from_a_head_major_fp16_source_bit_identically(int kvHeads, int headDim, int g, int vg,
+                                                                                  int groups, int firstGroup) {
+        // given a head-major fp16 source [kvHeads][cap][headDim] (the prefill cache or the buffer)
+        int tokens = groups * g;
+        int cap = tokens + 5;
+        QuantizedKvLayout layout = new QuantizedKvLayout(kvHeads, headDim, (firstGroup + groups + 1) * g, g, vg, 8);
+        float[] keys = fp16Rounded(randomFloats(kvHeads * cap * headDim, 2f));
+        float[] values = fp16Rounded(randomFloats(kvHeads * cap * headDim, 2f));
+        keys[3] = 0.0f;  // a few awkward values in head 0, channel 3
+        keys[headDim + 3] = -0.0f;
+        int first = firstGroup * g;
+
+        long nibbles = (long) kvHeads * layout.capacity() * headDim;
+        NibblePlane ku = new NibblePlane(nibbles), kl = new NibblePlane(nibbles);
+        NibblePlane vu = new NibblePlane(nibbles), vl = new NibblePlane(nibbles);
+        float[] kp = new float[kvHeads * layout.maxGroups() * headDim * 2];
+        float[] vp = new float[kvHeads * layout.capacity() * layout.valueGroups() * 2];
+        float[] two = new float[2];
+        for (int h = 0; h < kvHeads; h++) {
+            for (int z = 0; z < groups; z++) {
+                long tokenBase = (long) (h * layout.capacity() + first + z * g) * headDim;
+                for (int ch = 0; ch < headDim; ch++) {
+                    ResidualQuantizer.quantizeGroup(keys, (h * cap + z * g) * headDim + ch, headDim, g, ku, kl,
+                            tokenBase + ch, headDim, two, 0);
+                    int p = ((h * layout.maxGroups() + firstGroup + z) * headDim + ch) * 2;
+                    kp[p] = two[0];
+                    kp[p + 1] = two[1];
+                }
+            }
+            for (int t = 0; t < tokens; t++) {
+                for (int j = 0; j < layout.valueGroups(); j++) {
+                    ResidualQuantizer.quantizeGroup(values, (h * cap + t) * headDim + j * vg, 1, vg, vu, vl,
+                            (long) (h * layout.capacity() + first + t) * headDim + j * vg, 1, two, 0);
+                    int p = ((h * layout.capacity() + first + t) * layout.valueGroups() + j) * 2;
+                    vp[p] = two[0];
+                    vp[p + 1] = two[1];
+                }
+            }
+        }
+        try (DeviceQuantizedKv kv = zeroed(layout); DeviceBuffer dKeys = uploadAs("keys", keys, DeviceKvQuantizer.Source.F16);
+             DeviceBuffer dValues = uploadAs("values", values, DeviceKvQuantizer.Source.F16);
+             DeviceBuffer status = context.allocate("status", 4)) {
+            status.fill((byte) 0);
+            DeviceKvQuantizer quantizer = new DeviceKvQuantizer(context);
+            // when: all groups in one launch each
+            quantizer.quantizeKeys(dKeys, DeviceKvQuantizer.Source.F16, headDim, (long) cap * headDim, kv, first, groups, status);
+            quantizer.quantizeValues(dValues, DeviceKvQuantizer.Source.F16, headDim, (long) cap * headDim, kv, first, tokens,
+                    status);
+            // then
+            assertThat(status.downloadInts(1)[0]).as("status").isZero();
+            assertThat(bytes(kv.keyUpper)).as("key upper plane").isEqualTo(ku.bytes());
+            assertThat(bytes(kv.keyLower)).as("key lower plane").isEqualTo(kl.bytes());
+            assertThat(bytes(kv.valueUpper)).as("value upper plane").isEqualTo(vu.bytes());
+            assertThat(bytes(kv.valueLower)).as("value lower plane").isEqualTo(vl.bytes());
+            assertThat(bits(kv.keyParams.downloadFloats(kp.length))).as("key params").containsExactly(bits(kp));
+            assertThat(bits(kv.valueParams.downloadFloats(vp.length))).as("value params").containsExactly(bits(vp));
+        }
+    }
+
+    @ParameterizedTest(name = "shift rows [{0}, {0} + {1}) to 0 in a buffer of {2}, {3} kv heads x {4}")
+    @CsvSource({"128, 133, 261, 2, 64", "64, 30, 100, 8, 128", "1, 200, 201, 1, 64", "200, 5, 261, 4, 128",
+            "3, 10, 20, 2, 64", "7, 0, 20, 2, 64"})
+    void should_shift_buffer_rows_down_even_when_the_ranges_overlap(int from, int rows, int bufCapacity, int kvHeads,
+                                                                   int headDim) {
+        // given a buffer of distinct fp16 values
+        QuantizedKvLayout layout = new QuantizedKvLayout(kvHeads, headDim, 128, 64, 64, bufCapacity);
+        short[] k = randomHalves(kvHeads * bufCapacity * headDim);
+        short[] v = randomHalves(k.length);
+        try (DeviceQuantizedKv kv = new DeviceQuantizedKv(context, layout)) {
+            kv.bufferKeys.upload(k);
+            kv.bufferValues.upload(v);
+            // when
+            new DeviceKvQuantizer(context).shiftBuffer(kv, from, rows);
+            // then rows [0, rows) hold the old rows [from, from + rows), the others are untouched (memmove)
+            assertThat(kv.bufferKeys.downloadShorts(k.length)).as("keys").containsExactly(shifted(k, from, rows, layout));
+            assertThat(kv.bufferValues.downloadShorts(v.length)).as("values").containsExactly(shifted(v, from, rows, layout));
+        }
+    }
+
+    @Test
+    void should_copy_head_major_prefill_rows_into_the_buffer() {
+        // given a head-major fp16 prefill cache [3][cap 300][64]
+        int kvHeads = 3, headDim = 64, cap = 300, first = 256, rows = 37;
+        QuantizedKvLayout layout = new QuantizedKvLayout(kvHeads, headDim, 256, 64, 64, 50);
+        short[] srcK = randomHalves(kvHeads * cap * headDim);
+        short[] srcV = randomHalves(srcK.length);
+        short[] bufK = randomHalves(kvHeads * layout.bufferCapacity() * headDim);
+        short[] bufV = randomHalves(bufK.length);
+        try (DeviceQuantizedKv kv = new DeviceQuantizedKv(context, layout);
+             DeviceBuffer dK = context.allocate("prefill keys", srcK.length * 2L);
+             DeviceBuffer dV = context.allocate("prefill values", srcV.length * 2L)) {
+            dK.upload(srcK);
+            dV.upload(srcV);
+            kv.bufferKeys.upload(bufK);
+            kv.bufferValues.upload(bufV);
+            // when
+            new DeviceKvQuantizer(context).copyToBuffer(dK, dV, (long) cap * headDim, first, rows, kv);
+            // then
+            short[] wantK = bufK.clone(), wantV = bufV.clone();
+            for (int h = 0; h < kvHeads; h++) {
+                System.arraycopy(srcK, (h * cap + first) * headDim, wantK, h * layout.bufferCapacity() * headDim, rows * headDim);
+                System.arraycopy(srcV, (h * cap + first) * headDim, wantV, h * layout.bufferCapacity() * headDim, rows * headDim);
+            }
+            assertThat(kv.bufferKeys.downloadShorts(wantK.length)).as("keys").containsExactly(wantK);
+            assertThat(kv.bufferValues.downloadShorts(wantV.length)).as("values").containsExactly(wantV);
+        }
+    }
+
+    /** A cache quantized on the CPU (quantized rows past {@code quantized} and buffer rows from {@code bufLen} hold 3e4). */
+    private final class CpuCache {
+        final QuantizedKvLayout layout;
+        final int quantized;
+        final NibblePlane ku, kl, vu, vl;
+        final float[] kp, vp;
+        final short[] bufK, bufV;
+
+        CpuCache(QuantizedKvLayout l, int quantized, int bufLen) {
+            this.layout = l;
+            this.quantized = quantized;
+            int capacity = l.capacity(), g = l.groupSize(), hd = l.headDim(), kvDim = l.kvHeads() * hd;
+            float[] keys = randomFloats(capacity * kvDim, 2f);
+            float[] values = randomFloats(capacity * kvDim, 2f);
+            for (int i = quantized * kvDim; i < keys.length; i++) {
+                keys[i] = 3e4f;
+                values[i] = 3e4f;
+            }
+            long nibbles = (long) l.kvHeads() * capacity * hd;
+            ku = new NibblePlane(nibbles);
+            kl = new NibblePlane(nibbles);
+            vu = new NibblePlane(nibbles);
+            vl = new NibblePlane(nibbles);
+            kp = new float[l.kvHeads() * l.maxGroups() * hd * 2];
+            vp = new float[l.kvHeads() * capacity * l.valueGroups() * 2];
+            float[] two = new float[2];
+            for (int group = 0; group < capacity / g; group++) {
+                for (int h = 0; h < l.kvHeads(); h++) {
+                    long tokenBase = (long) (h * capacity + group * g) * hd;
+                    for (int ch = 0; ch < hd; ch++) {
+                        ResidualQuantizer.quantizeGroup(keys, group * g * kvDim + h * hd + ch, kvDim, g, ku, kl,
+                                tokenBase + ch, hd, two, 0);
+                        int p = ((h * l.maxGroups() + group) * hd + ch) * 2;
+                        kp[p] = two[0];
+                        kp[p + 1] = two[1];
+                    }
+                    for (int t = 0; t < g; t++) {
+                        for (int j = 0; j < l.valueGroups(); j++) {
+                            ResidualQuantizer.quantizeGroup(values, (group * g + t) * kvDim + h * hd + j * l.valueGroupSize(),
+                                    1, l.valueGroupSize(), vu, vl, tokenBase + (long) t * hd + j * l.valueGroupSize(), 1, two, 0);
+                            int p = ((h * capacity + group * g + t) * l.valueGroups() + j) * 2;
+                            vp[p] = two[0];
+                            vp[p + 1] = two[1];
+                        }
+                    }
+                }
+            }
+            bufK = new short[l.kvHeads() * l.bufferCapacity() * hd];
+            bufV = new short[bufK.length];
+            for (int i = 0; i < bufK.length; i++) {
+                boolean outside = (i / hd) % l.bufferCapacity() >= bufLen;
+                bufK[i] = HalfFloats.floatToHalf(outside ? 3e4f : (float) (random.nextDouble() * 4 - 2));
+                bufV[i] = HalfFloats.floatToHalf(outside ? 3e4f : (float) (random.nextDouble() * 4 - 2));
+            }
+        }
+
+        DeviceQuantizedKv upload() {
+            DeviceQuantizedKv kv = new DeviceQuantizedKv(context, layout);
+            kv.keyUpper.upload(ku.bytes());
+            kv.keyLower.upload(kl.bytes());
+            kv.valueUpper.upload(vu.bytes());
+            kv.valueLower.upload(vl.bytes());
+            kv.keyParams.upload(kp);
+            kv.valueParams.upload(vp);
+            kv.bufferKeys.upload(bufK);
+            kv.bufferValues.upload(bufV);
+            return kv;
+        }
+
+        /** softmax(q K^T / sqrt(hd)) V in double over the first {@code visible} positions, every query head. */
+        double[] attend(float[] q, int qOff, int nHeads, int visible, boolean target) {
+            int hd = layout.headDim(), group = nHeads / layout.kvHeads();
+            double[] out = new double[nHeads * hd];
+            double scale = 1.0 / Math.sqrt(hd);
+            for (int head = 0; head < nHeads; head++) {
+                int h = head / group;
+                double[] scores = new double[visible];
+                double max = Double.NEGATIVE_INFINITY;
+                for (int t = 0; t < visible; t++) {
+                    double s = 0;
+                    for (int ch = 0; ch < hd; ch++) {
+                        s += (double) q[qOff + head * hd + ch] * keyAt(h, t, ch, quantized, layout, ku, kl, kp, bufK, target);
+                    }
+                    scores[t] = s * scale;
+                    max = Math.max(max, scores[t]);
+                }
+                double denom = 0;
+                for (int t = 0; t < visible; t++) denom += Math.exp(scores[t] - max);
+                for (int ch = 0; ch < hd; ch++) {
+                    double acc = 0;
+                    for (int t = 0; t < visible; t++) {
+                        acc += Math.exp(scores[t] - max) * valueAt(h, t, ch, quantized, layout, vu, vl, vp, bufV, target);
+                    }
+                    out[head * hd + ch] = acc / denom;
+                }
+            }
+            return out;
+        }
+    }
+
+    private static int[] passHeader(int quantized, int bufRow0, int n) {
+        int[] header = new int[4 + n];
+        header[0] = quantized + bufRow0;
+        header[1] = quantized;
+        header[2] = bufRow0;
+        for (int i = 0; i < n; i++) header[4 + i] = 100 + i;
+        return header;
+    }
+
+    private static DeviceBuffer qRow(DeviceBuffer q, int row, int rowStride) {
+        long offset = (long) row * rowStride * 4;
+        return q.view(q.name() + " row " + row, offset, q.bytes() - offset);
+    }
+
+    private short[] randomHalves(int n) {
+        short[] h = new short[n];
+        for (int i = 0; i < n; i++) h[i] = HalfFloats.floatToHalf((float) (random.nextDouble() * 8 - 4));
+        return h;
+    }
+
+    private static float[] fp16Rounded(float[] v) {
+        for (int i = 0; i < v.length; i++) v[i] = HalfFloats.halfToFloat(HalfFloats.floatToHalf(v[i]));
+        return v;
+    }
+
+    private static short[] shifted(short[] plane, int from, int rows, QuantizedKvLayout l) {
+        short[] want = plane.clone();
+        int rowElems = l.headDim();
+        for (int h = 0; h < l.kvHeads(); h++) {
+            int base = h * l.bufferCapacity() * rowElems;
+            System.arraycopy(plane, base + from * rowElems, want, base, rows * rowElems);
+        }
+        return want;
+    }
+
     // ---------------------------------------------------------------- reference helpers
 
     private static double keyAt(int h, int t, int c, int quantized, QuantizedKvLayout l, NibblePlane u, NibblePlane lo,
