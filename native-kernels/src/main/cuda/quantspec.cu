@@ -7,3 +7,4 @@
 #include "prefill.cuh"
 #include "passrows.cuh"
 #include "q4gemv.cuh"
+#include "quantkv_mma.cuh"

@@ -1,0 +1,595 @@
+// Version 6 of the INT8 verification attention: tensor cores (mma.sync m16n8k16, fp16 in, fp32 accumulate).
+// Layout of the cache, the split into chunks and the partial results: as qs_qattn_body in quantkv.cuh, so
+// qs_attn_combine (attention.cuh) merges the chunks. See native-kernels/QUANTKV-NOTES.md, "Version 6".
+//
+// Columns (the MMA's N dimension): col = qi * HPB + hs for query qi (0..nq-1) of the launch and head slot hs of
+// the block's HPB query heads; NT = HPB n-tiles of 8 columns hold up to 8 queries. Columns of queries >= nq are
+// zero queries (quantized part) or fully masked (buffer) and are never written. Every reduction is per column
+// (MMA columns are independent; max/sum/rescale shuffles stay inside one column), so a query's result does not
+// depend on how many other queries share the launch (batch invariance, checked bitwise by mma-harness).
+//
+// Keys, S = K Q^T: M = 16 positions (rows g = lane/4 and g + 8 of an m-tile), K = channels, N = columns. The
+// channel order inside the MMA's K dimension is free as long as A (codes) and B (query) agree: thread j = lane%4
+// owns channels [j*HD/4, (j+1)*HD/4) of a position, i.e. one 16-byte (HD 128) load per plane per row. Its code
+// word w (channels 8w..8w+7 of the range, even channel in the low nibble) becomes the bytes c8 = 16u + l of
+// channels (0,2,4,6) (E) and (1,3,5,7) (O) with a shift and a LOP3 each, and PRMT with 0x64 bytes gives half2
+// (1024 + c8, 1024 + c8') exactly. Slice 2w uses E (a0: channels 0,2; a2: 4,6), slice 2w+1 uses O (1,3 / 5,7).
+// The group's (s, m) fold into the query: B = fp16(q * scaleLog2 * s/16) per (key group, channel), and the
+// accumulator starts at the per-(group, column) bias  sum_c q_c (m_c + 7.5 s_c) - 1152 sum_c B_c, so the score
+// is  sum_c B_c (c8 - 128) + sum_c q_c (m_c - s_c/2 + 8 s_c) = sum_c q_c k_c  up to the fp16 rounding of B
+// (centred codes: the rounding error multiplies |c8 - 128| <= 128, not c8 <= 255).
+//
+// Values, O^T += V^T P^T: M = 16 channels, K = 16 positions, N = columns. Thread g owns channels
+// [g*HD/8, (g+1)*HD/8) (8 bytes per plane per position at HD 128); m-tile mt row g is channel g*HD/8 + 2mt, row
+// g+8 channel g*HD/8 + 2mt + 1. An A register pairs two POSITIONS of one channel, so the E/O bytes of two
+// positions are interleaved with one PRMT and spread with 0x64 by another. P^T comes from the key MMA's
+// accumulator (rows = positions, cols = columns) by movmatrix.trans (two per m-tile). The value scale folds into
+// P (vg = HD: one (s, m) per position): B = fp16(p * s_t/16), and the offset goes to a per-column fp32 sum
+// base += p (m_t + 7.5 s_t) - 1152 fp16(p s_t/16), again centring the codes.
+//
+// The buffer (fp16) uses the natural channel order (thread j: channels j*HD/4 + 4s.. of slice s) and p unscaled.
+#pragma once
+#include "common.cuh"
+#include "attention.cuh"
+
+namespace qs6 {
+constexpr int THREADS = 128;
+constexpr int WARPS = THREADS / 32;
+constexpr uint32_t K64 = 0x64646464u;  // fp16 1024 = 0x6400: bytes for PRMT
+
+__device__ __forceinline__ void mma16816(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                                         uint32_t b0, uint32_t b1) {
+    asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ uint32_t movtrans(uint32_t x) {
+    uint32_t r;
+    asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;" : "=r"(r) : "r"(x));
+    return r;
+}
+
+__device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
+    const __half2 h = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<const uint32_t*>(&h);
+}
+__device__ __forceinline__ float2 unpack_half2(uint32_t x) {
+    return __half22float2(*reinterpret_cast<const __half2*>(&x));
+}
+
+// bytes c8 = 16u + l of channels 0,2,4,6 (E) and 1,3,5,7 (O) of one 8-channel code word pair
+__device__ __forceinline__ void c8_bytes(uint32_t U, uint32_t L, uint32_t& E, uint32_t& O) {
+    E = ((U << 4) & 0xF0F0F0F0u) | (L & 0x0F0F0F0Fu);
+    O = (U & 0xF0F0F0F0u) | ((L >> 4) & 0x0F0F0F0Fu);
+}
+
+template <int W, bool STREAM>
+__device__ __forceinline__ void load_words(const uint8_t* p, uint32_t (&r)[W]) {
+    if constexpr (W == 4) {
+        const uint4 v = STREAM ? __ldcs(reinterpret_cast<const uint4*>(p)) : __ldg(reinterpret_cast<const uint4*>(p));
+        r[0] = v.x; r[1] = v.y; r[2] = v.z; r[3] = v.w;
+    } else if constexpr (W == 2) {
+        const uint2 v = STREAM ? __ldcs(reinterpret_cast<const uint2*>(p)) : __ldg(reinterpret_cast<const uint2*>(p));
+        r[0] = v.x; r[1] = v.y;
+    } else {
+        r[0] = STREAM ? __ldcs(reinterpret_cast<const unsigned int*>(p)) : __ldg(reinterpret_cast<const unsigned int*>(p));
+    }
+}
+
+template <int W>
+__device__ __forceinline__ void load_halves(const __half* p, uint32_t (&r)[W]) {  // W words, W % 4 == 0
+#pragma unroll
+    for (int i = 0; i < W / 4; ++i) {
+        const uint4 v = qs_load_stream16(p + 8 * i);
+        r[4 * i] = v.x; r[4 * i + 1] = v.y; r[4 * i + 2] = v.z; r[4 * i + 3] = v.w;
+    }
+}
+}  // namespace qs6
+
+// One block = (chunk, slice of HPB query heads, kv head); 4 warps split the chunk's 32-position units into
+// contiguous runs. isBuffer: the block covers the buffer rows [0, bufRow0 + firstQuery + nq), query qi seeing
+// rows [0, bufRow0 + firstQuery + qi]; else the quantized positions [qStart, qEnd) (whole key groups, possibly
+// empty: then it writes the neutral partial max = QS_ATTN_NO_SCORE, sum = 0, acc = 0).
+// TM: m-tiles (16 positions) per warp step in the quantized part. PF: software pipelining (the next step's codes
+// are loaded before the current step is computed; the next key group's params wait in registers).
+template <int HD, int GROUP, int HPB, int TM, bool PF>
+__device__ __forceinline__ void qs_qattn6_body(
+    const float* __restrict__ q, int qRowStride, const uint8_t* __restrict__ kUpper,
+    const uint8_t* __restrict__ kLower, const uint8_t* __restrict__ vUpper, const uint8_t* __restrict__ vLower,
+    const float2* __restrict__ kParams, const float2* __restrict__ vParams, const __half* __restrict__ bufK,
+    const __half* __restrict__ bufV, float* __restrict__ partialAcc, float* __restrict__ partialMax,
+    float* __restrict__ partialSum, bool isBuffer, int qStart, int qEnd, int chunk, int slots, int bufRow0,
+    int firstQuery, int nq, int capacity, int maxGroups, int bufCapacity, int groupSize, float scaleLog2) {
+    using namespace qs6;
+    constexpr int NT = HPB;                 // n-tiles: 8 queries x HPB heads
+    constexpr int COLS = 8 * NT;
+    constexpr int SLICES = GROUP / HPB;
+    constexpr bool STREAM = SLICES == 1;    // slices re-read a chunk's codes: keep them in L2
+    constexpr int KS = HD / 16;             // key k-slices
+    constexpr int KW = HD / 32;             // key code words per plane per row and thread
+    constexpr int MT = HD / 16;             // value m-tiles (channels)
+    constexpr int VW = HD / 64;             // value code words per plane per position and thread
+    constexpr int UNIT = 16 * TM;
+    constexpr int SMP = HD + 4;             // padded smem row
+    constexpr int KPF = HD / 64;            // float4 of a key group's params per lane (PF)
+    static_assert(GROUP % HPB == 0 && (HD == 64 || HD == 128), "shape");
+
+    __shared__ __align__(16) float smQ[COLS][HD];
+    __shared__ float smMax[WARPS][COLS];
+    __shared__ float smSum[WARPS][COLS];
+    __shared__ float smAcc[WARPS][COLS][SMP];
+    __shared__ __align__(16) float4 smKP[PF ? WARPS : 1][HD / 2];  // PF: a warp's current key group params
+
+    const int slice = blockIdx.x % SLICES;
+    const int kvHead = blockIdx.y;
+    const int nHeads = gridDim.y * GROUP;
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int g = lane >> 2;
+    const int j = lane & 3;
+    const int ntUsed = (nq * HPB + 7) / 8;  // n-tiles holding a real query (the others are skipped)
+
+    for (int idx = threadIdx.x; idx < COLS * HD; idx += THREADS) {
+        const int col = idx / HD, d = idx % HD;
+        const int qi = col / HPB;
+        const int head = kvHead * GROUP + slice * HPB + col % HPB;
+        smQ[col][d] = qi < nq ? q[(size_t)qi * qRowStride + (size_t)head * HD + d] * scaleLog2 : 0.0f;
+    }
+    __syncthreads();
+
+    float acc[MT][NT][4];
+    float runMax[NT][2], runSum[NT][2], base[NT][2], bias[NT][2];
+    uint32_t bq[NT][KS][2];
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+            runMax[nt][e] = QS_ATTN_NO_SCORE;
+            runSum[nt][e] = 0.0f;
+            base[nt][e] = 0.0f;
+            bias[nt][e] = 0.0f;
+        }
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) acc[mt][nt][i] = 0.0f;
+#pragma unroll
+        for (int s = 0; s < KS; ++s) bq[nt][s][0] = bq[nt][s][1] = 0u;
+    }
+
+    // Online softmax over T m-tiles of scores s[T][NT][4] (C fragments: [e] row g, [2+e] row g+8, column 2j+e).
+    auto rescale = [&](auto& s) {
+        constexpr int T = sizeof(s) / sizeof(s[0]);
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) {
+            if (nt >= ntUsed) continue;
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+                float m = runMax[nt][e];
+#pragma unroll
+                for (int t = 0; t < T; ++t) m = fmaxf(m, fmaxf(s[t][nt][e], s[t][nt][2 + e]));
+                m = fmaxf(m, __shfl_xor_sync(QS_FULL_MASK, m, 4));
+                m = fmaxf(m, __shfl_xor_sync(QS_FULL_MASK, m, 8));
+                m = fmaxf(m, __shfl_xor_sync(QS_FULL_MASK, m, 16));
+                const float corr = exp2f(runMax[nt][e] - m);
+                runMax[nt][e] = m;
+                runSum[nt][e] *= corr;
+                base[nt][e] *= corr;
+#pragma unroll
+                for (int mt = 0; mt < MT; ++mt) {
+                    acc[mt][nt][e] *= corr;
+                    acc[mt][nt][2 + e] *= corr;
+                }
+            }
+        }
+    };
+
+    // Quantized part: each warp a contiguous run of UNIT-position units (the key weights change at group
+    // boundaries only). Buffer: m-tiles dealt round robin, so that the tiles a warp sees for a query do not
+    // depend on nq (a launch with more queries only adds tiles that are fully masked for this one).
+    const int nRows = isBuffer ? bufRow0 + firstQuery + nq : qEnd - qStart;
+    const int nUnits = isBuffer ? (nRows + 15) / 16 : nRows / UNIT;
+    const int u0 = isBuffer ? warp : warp * nUnits / WARPS;
+    const int u1 = isBuffer ? nUnits : (warp + 1) * nUnits / WARPS;
+
+    if (!isBuffer) {
+        const size_t rowBase = (size_t)kvHead * capacity;
+        const uint8_t* kUr = kUpper + rowBase * (HD / 2) + j * (HD / 8);
+        const uint8_t* kLr = kLower + rowBase * (HD / 2) + j * (HD / 8);
+        const uint8_t* vUr = vUpper + rowBase * (HD / 2) + g * (HD / 16);
+        const uint8_t* vLr = vLower + rowBase * (HD / 2) + g * (HD / 16);
+        const float2* vP = vParams + rowBase;  // valueGroupSize == HD: one (s, m) per position
+        struct Loads {
+            uint32_t ku[TM][2][KW], kl[TM][2][KW], vu[TM][4][VW], vl[TM][4][VW];
+            float2 vp[TM][2];
+        };
+        auto loadUnit = [&](Loads& L, int p0) {
+#pragma unroll
+            for (int mt = 0; mt < TM; ++mt) {
+#pragma unroll
+                for (int r = 0; r < 2; ++r) {
+                    const size_t pos = p0 + 16 * mt + g + 8 * r;
+                    load_words<KW, STREAM>(kUr + pos * (HD / 2), L.ku[mt][r]);
+                    load_words<KW, STREAM>(kLr + pos * (HD / 2), L.kl[mt][r]);
+                    L.vp[mt][r] = __ldg(vP + pos);
+                }
+#pragma unroll
+                for (int i = 0; i < 4; ++i) {
+                    const size_t pos = p0 + 16 * mt + 2 * j + (i & 1) + 8 * (i >> 1);
+                    load_words<VW, STREAM>(vUr + pos * (HD / 2), L.vu[mt][i]);
+                    load_words<VW, STREAM>(vLr + pos * (HD / 2), L.vl[mt][i]);
+                }
+            }
+        };
+        // PF: the key params of the warp's next group wait in registers (KPF float4 per lane) and go through
+        // the warp's smem slot at the group change, so a group change never waits on a global load.
+        const float4* kpAll = reinterpret_cast<const float4*>(kParams + (size_t)kvHead * maxGroups * HD);
+        float4 kpre[KPF];
+        if (PF && u0 < u1) {
+            const int g0 = (qStart + u0 * UNIT) / groupSize;
+#pragma unroll
+            for (int i = 0; i < KPF; ++i) kpre[i] = __ldg(kpAll + (size_t)g0 * (HD / 2) + i * 32 + lane);
+        }
+        Loads cur;
+        if (PF && u0 < u1) loadUnit(cur, qStart + u0 * UNIT);
+        int curGroup = -1;
+        for (int u = u0; u < u1; ++u) {
+            const int p0 = qStart + u * UNIT;
+            // ---- issue the loads (PF: of the next unit; the current one's are in flight since the last step)
+            Loads nxt;
+            if constexpr (PF) {
+                if (u + 1 < u1) loadUnit(nxt, p0 + UNIT);
+            } else {
+                loadUnit(cur, p0);
+            }
+            auto& ku = cur.ku;
+            auto& kl = cur.kl;
+            auto& vu = cur.vu;
+            auto& vl = cur.vl;
+            auto& vp = cur.vp;
+            // ---- the key group's query weights and bias (when the group changes)
+            const int grp = p0 / groupSize;
+            if (grp != curGroup) {
+                curGroup = grp;
+                const float4* kp;
+                if constexpr (PF) {
+                    __syncwarp();
+#pragma unroll
+                    for (int i = 0; i < KPF; ++i) smKP[warp][i * 32 + lane] = kpre[i];
+                    __syncwarp();
+                    if (grp + 1 < maxGroups) {
+#pragma unroll
+                        for (int i = 0; i < KPF; ++i)
+                            kpre[i] = __ldg(kpAll + (size_t)(grp + 1) * (HD / 2) + i * 32 + lane);
+                    }
+                    kp = &smKP[warp][j * (HD / 8)];
+                } else {
+                    kp = kpAll + (size_t)grp * (HD / 2) + j * (HD / 8);
+                }
+                float bpart[NT];
+#pragma unroll
+                for (int nt = 0; nt < NT; ++nt) bpart[nt] = 0.0f;
+#pragma unroll
+                for (int w = 0; w < KW; ++w) {
+                    float sc[8], off[8];
+#pragma unroll
+                    for (int i = 0; i < 4; ++i) {
+                        const float4 p = PF ? kp[4 * w + i] : __ldg(kp + 4 * w + i);  // (s, m): channels 8w+2i, 8w+2i+1
+                        sc[2 * i] = p.x * 0.0625f;
+                        off[2 * i] = fmaf(7.5f, p.x, p.y);
+                        sc[2 * i + 1] = p.z * 0.0625f;
+                        off[2 * i + 1] = fmaf(7.5f, p.z, p.w);
+                    }
+#pragma unroll
+                    for (int nt = 0; nt < NT; ++nt) {
+                        const float* qr = &smQ[nt * 8 + g][j * (HD / 4) + 8 * w];
+                        const float4 qa = *reinterpret_cast<const float4*>(qr);
+                        const float4 qb = *reinterpret_cast<const float4*>(qr + 4);
+                        const float x[8] = {qa.x, qa.y, qa.z, qa.w, qb.x, qb.y, qb.z, qb.w};
+                        float wv[8];
+#pragma unroll
+                        for (int c = 0; c < 8; ++c) wv[c] = x[c] * sc[c];
+                        bq[nt][2 * w][0] = pack_half2(wv[0], wv[2]);
+                        bq[nt][2 * w][1] = pack_half2(wv[4], wv[6]);
+                        bq[nt][2 * w + 1][0] = pack_half2(wv[1], wv[3]);
+                        bq[nt][2 * w + 1][1] = pack_half2(wv[5], wv[7]);
+                        const uint32_t hw[4] = {bq[nt][2 * w][0], bq[nt][2 * w][1], bq[nt][2 * w + 1][0],
+                                                bq[nt][2 * w + 1][1]};
+                        float b = bpart[nt];
+#pragma unroll
+                        for (int c = 0; c < 8; ++c) b = fmaf(x[c], off[c], b);
+#pragma unroll
+                        for (int k = 0; k < 4; ++k) {
+                            const float2 f = unpack_half2(hw[k]);
+                            b = fmaf(-1152.0f, f.x, b);
+                            b = fmaf(-1152.0f, f.y, b);
+                        }
+                        bpart[nt] = b;
+                    }
+                }
+#pragma unroll
+                for (int nt = 0; nt < NT; ++nt) {
+                    float b = bpart[nt];
+                    b += __shfl_xor_sync(QS_FULL_MASK, b, 1);
+                    b += __shfl_xor_sync(QS_FULL_MASK, b, 2);  // column nt*8 + g, in all 4 lanes of row g
+                    bias[nt][0] = __shfl_sync(QS_FULL_MASK, b, 8 * j);
+                    bias[nt][1] = __shfl_sync(QS_FULL_MASK, b, 8 * j + 4);
+                }
+            }
+            // ---- scores
+            float s[TM][NT][4];
+#pragma unroll
+            for (int mt = 0; mt < TM; ++mt) {
+#pragma unroll
+                for (int nt = 0; nt < NT; ++nt) {
+                    s[mt][nt][0] = s[mt][nt][2] = bias[nt][0];
+                    s[mt][nt][1] = s[mt][nt][3] = bias[nt][1];
+                }
+#pragma unroll
+                for (int w = 0; w < KW; ++w) {
+                    uint32_t Eg, Og, E8, O8;
+                    c8_bytes(ku[mt][0][w], kl[mt][0][w], Eg, Og);
+                    c8_bytes(ku[mt][1][w], kl[mt][1][w], E8, O8);
+                    const uint32_t ae0 = __byte_perm(Eg, K64, 0x4140), ae1 = __byte_perm(E8, K64, 0x4140);
+                    const uint32_t ae2 = __byte_perm(Eg, K64, 0x4342), ae3 = __byte_perm(E8, K64, 0x4342);
+                    const uint32_t ao0 = __byte_perm(Og, K64, 0x4140), ao1 = __byte_perm(O8, K64, 0x4140);
+                    const uint32_t ao2 = __byte_perm(Og, K64, 0x4342), ao3 = __byte_perm(O8, K64, 0x4342);
+#pragma unroll
+                    for (int nt = 0; nt < NT; ++nt) {
+                        if (nt >= ntUsed) continue;
+                        mma16816(s[mt][nt], ae0, ae1, ae2, ae3, bq[nt][2 * w][0], bq[nt][2 * w][1]);
+                        mma16816(s[mt][nt], ao0, ao1, ao2, ao3, bq[nt][2 * w + 1][0], bq[nt][2 * w + 1][1]);
+                    }
+                }
+            }
+            rescale(s);
+            // ---- probabilities (value scale folded in) and O^T += V^T P^T
+#pragma unroll
+            for (int mt = 0; mt < TM; ++mt) {
+                uint32_t bp[NT][2];
+#pragma unroll
+                for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+                    for (int r = 0; r < 2; ++r) {
+                        const float vs = vp[mt][r].x * 0.0625f;
+                        const float voff = fmaf(7.5f, vp[mt][r].x, vp[mt][r].y);
+                        float p[2], pp[2];
+#pragma unroll
+                        for (int e = 0; e < 2; ++e) {
+                            p[e] = exp2f(s[mt][nt][2 * r + e] - runMax[nt][e]);
+                            runSum[nt][e] += p[e];
+                            pp[e] = p[e] * vs;
+                        }
+                        const uint32_t h = pack_half2(pp[0], pp[1]);
+                        const float2 f = unpack_half2(h);
+                        base[nt][0] = fmaf(p[0], voff, fmaf(-1152.0f, f.x, base[nt][0]));
+                        base[nt][1] = fmaf(p[1], voff, fmaf(-1152.0f, f.y, base[nt][1]));
+                        bp[nt][r] = movtrans(h);
+                    }
+                }
+#pragma unroll
+                for (int w = 0; w < VW; ++w) {
+                    uint32_t E[4], O[4];
+#pragma unroll
+                    for (int i = 0; i < 4; ++i) c8_bytes(vu[mt][i][w], vl[mt][i][w], E[i], O[i]);
+                    // pairs A = positions (2j, 2j+1), B = (2j+8, 2j+9): bytes of channel pairs interleaved
+                    const uint32_t xEA = __byte_perm(E[0], E[1], 0x5140), yEA = __byte_perm(E[0], E[1], 0x7362);
+                    const uint32_t xOA = __byte_perm(O[0], O[1], 0x5140), yOA = __byte_perm(O[0], O[1], 0x7362);
+                    const uint32_t xEB = __byte_perm(E[2], E[3], 0x5140), yEB = __byte_perm(E[2], E[3], 0x7362);
+                    const uint32_t xOB = __byte_perm(O[2], O[3], 0x5140), yOB = __byte_perm(O[2], O[3], 0x7362);
+#pragma unroll
+                    for (int mm = 0; mm < 4; ++mm) {
+                        const uint32_t sel = (mm & 1) ? 0x4342 : 0x4140;
+                        const uint32_t a0 = __byte_perm(mm < 2 ? xEA : yEA, K64, sel);
+                        const uint32_t a1 = __byte_perm(mm < 2 ? xOA : yOA, K64, sel);
+                        const uint32_t a2 = __byte_perm(mm < 2 ? xEB : yEB, K64, sel);
+                        const uint32_t a3 = __byte_perm(mm < 2 ? xOB : yOB, K64, sel);
+#pragma unroll
+                        for (int nt = 0; nt < NT; ++nt) {
+                            if (nt >= ntUsed) continue;
+                            mma16816(acc[4 * w + mm][nt], a0, a1, a2, a3, bp[nt][0], bp[nt][1]);
+                        }
+                    }
+                }
+            }
+            if constexpr (PF) cur = nxt;
+        }
+    } else if (u0 < u1) {
+        // ---- the fp16 buffer: natural channel order, query weights = q * scaleLog2
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) {
+            const float* qr = &smQ[nt * 8 + g][j * (HD / 4)];
+#pragma unroll
+            for (int s = 0; s < KS; ++s) {
+                bq[nt][s][0] = pack_half2(qr[4 * s], qr[4 * s + 1]);
+                bq[nt][s][1] = pack_half2(qr[4 * s + 2], qr[4 * s + 3]);
+            }
+        }
+        const __half* kB = bufK + (size_t)kvHead * bufCapacity * HD + j * (HD / 4);
+        const __half* vB = bufV + (size_t)kvHead * bufCapacity * HD + g * (HD / 8);
+        const int lastVisible = bufRow0 + firstQuery;  // + qi
+        for (int u = u0; u < u1; u += WARPS) {
+            const int r0 = 16 * u;
+            uint32_t kw[2][HD / 8], vw[4][HD / 16];
+#pragma unroll
+            for (int r = 0; r < 2; ++r) {
+                const int row = r0 + g + 8 * r;
+                load_halves<HD / 8>(kB + (size_t)(row < nRows ? row : 0) * HD, kw[r]);
+            }
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const int row = r0 + 2 * j + (i & 1) + 8 * (i >> 1);
+                load_halves<HD / 16>(vB + (size_t)(row < nRows ? row : 0) * HD, vw[i]);
+            }
+            float s[1][NT][4];
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+                for (int i = 0; i < 4; ++i) s[0][nt][i] = 0.0f;
+                if (nt >= ntUsed) continue;
+#pragma unroll
+                for (int ks = 0; ks < KS; ++ks)
+                    mma16816(s[0][nt], kw[0][2 * ks], kw[1][2 * ks], kw[0][2 * ks + 1], kw[1][2 * ks + 1],
+                             bq[nt][ks][0], bq[nt][ks][1]);
+#pragma unroll
+                for (int i = 0; i < 4; ++i) {
+                    const int row = r0 + g + 8 * (i >> 1);
+                    const int qi = (nt * 8 + 2 * j + (i & 1)) / HPB;
+                    if (qi >= nq || row > lastVisible + qi) s[0][nt][i] = -INFINITY;
+                }
+            }
+            rescale(s);
+            uint32_t bp[NT][2];
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+                for (int r = 0; r < 2; ++r) {
+                    float p[2];
+#pragma unroll
+                    for (int e = 0; e < 2; ++e) {
+                        p[e] = nt < ntUsed ? exp2f(s[0][nt][2 * r + e] - runMax[nt][e]) : 0.0f;
+                        runSum[nt][e] += p[e];
+                    }
+                    bp[nt][r] = movtrans(pack_half2(p[0], p[1]));
+                }
+            }
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt) {
+                const uint32_t a0 = __byte_perm(vw[0][mt], vw[1][mt], 0x5410);
+                const uint32_t a1 = __byte_perm(vw[0][mt], vw[1][mt], 0x7632);
+                const uint32_t a2 = __byte_perm(vw[2][mt], vw[3][mt], 0x5410);
+                const uint32_t a3 = __byte_perm(vw[2][mt], vw[3][mt], 0x7632);
+#pragma unroll
+                for (int nt = 0; nt < NT; ++nt) {
+                    if (nt >= ntUsed) continue;
+                    mma16816(acc[mt][nt], a0, a1, a2, a3, bp[nt][0], bp[nt][1]);
+                }
+            }
+        }
+    }
+
+    // ---- merge the 4 warps (the value offsets join the accumulators) and write the partials
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+            float sm = runSum[nt][e], b = base[nt][e];
+#pragma unroll
+            for (int o = 4; o < 32; o <<= 1) {
+                sm += __shfl_xor_sync(QS_FULL_MASK, sm, o);
+                b += __shfl_xor_sync(QS_FULL_MASK, b, o);
+            }
+            const int col = nt * 8 + 2 * j + e;
+            if (g == 0) {
+                smMax[warp][col] = runMax[nt][e];
+                smSum[warp][col] = sm;
+            }
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt) {
+                smAcc[warp][col][g * (HD / 8) + 2 * mt] = acc[mt][nt][e] + b;
+                smAcc[warp][col][g * (HD / 8) + 2 * mt + 1] = acc[mt][nt][2 + e] + b;
+            }
+        }
+    }
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < COLS * HD; idx += THREADS) {
+        const int col = idx / HD, d = idx % HD;
+        const int qi = col / HPB;
+        if (qi >= nq) break;  // columns grow with idx: the rest are padding
+        float m = QS_ATTN_NO_SCORE;
+#pragma unroll
+        for (int w = 0; w < WARPS; ++w) m = fmaxf(m, smMax[w][col]);
+        float sum = 0.0f, a = 0.0f;
+#pragma unroll
+        for (int w = 0; w < WARPS; ++w) {
+            const float wt = exp2f(smMax[w][col] - m);
+            sum = fmaf(smSum[w][col], wt, sum);
+            a = fmaf(smAcc[w][col][d], wt, a);
+        }
+        const int head = kvHead * GROUP + slice * HPB + col % HPB;
+        const size_t slot = ((size_t)qi * nHeads + head) * slots + chunk;
+        partialAcc[slot * HD + d] = a;
+        if (d == 0) {
+            partialMax[slot] = m;
+            partialSum[slot] = sum;
+        }
+    }
+}
+
+// The split of the graph entry: chunks of whole key groups, as QuantizedDecodeAttention.split (host).
+__device__ __forceinline__ int qs6_chunk_len(int quantized, int maxChunks, int groupSize) {
+    const int per = (quantized + maxChunks - 1) / maxChunks;
+    return max(groupSize, (per + groupSize - 1) / groupSize * groupSize);
+}
+
+// Entry points (valueGroupSize must equal the head dim; G a multiple of 16 * TM):
+// (a) qs_qattn6_b8_h{HD}_g{G}_p{HPB}_q5_t{TM}_f{PF}_b{MINB} (PF: prefetch; MINB: __launch_bounds__ min blocks): the argument
+//     list of qs_qattn_b8_* (quantkv.cuh, with its pass-header tail), same two modes. header == nullptr: host
+//     lengths quantized, bufLen, chunkLen, numChunks (counting the buffer chunk), `queries` (1..8) queries that
+//     are the last rows of the buffer; header != nullptr: quantized = header[1], bufRow0 = header[2], split of
+//     maxChunks = numChunks - 1 derived here (quantized, bufLen and chunkLen ignored). q of launch query qi at
+//     q + qi * qRowStride. grid (numChunks * G/HPB, nKvHeads), block 128.
+// (b) qs_qattn6g_b8_h{HD}_g{G}_p{HPB}_t{TM}_f{PF}_b{MINB}: graph-safe. header[1] = quantized length, header[2] = bufRow0; the
+//     launch's nq (1..8) queries are q + qi * qRowStride (head h at + h * HD), query qi being the verification's
+//     query firstQuery + qi: it sees buffer rows [0, bufRow0 + firstQuery + qi]. grid ((maxChunks + 1) * G/HPB,
+//     nKvHeads): chunk c < maxChunks covers the c-th chunk of the host split of header[1] (neutral partial if
+//     none), chunk maxChunks the buffer. Partials [nq * nHeads][maxChunks + 1][HD]; combine with
+//     qs_attn_combine(..., numChunks = maxChunks + 1, headDim, lastPosition = nullptr, 0) over nq * nHeads rows.
+#define QS_QATTN6_ENTRIES(HD, G, HPB, TM, PF, MINB)                                                                \
+    extern "C" __global__ void __launch_bounds__(qs6::THREADS, MINB) qs_qattn6_b8_h##HD##_g##G##_p##HPB##_q5_t##TM##_f##PF##_b##MINB(\
+        const float* __restrict__ q, const uint8_t* __restrict__ kUpper, const uint8_t* __restrict__ kLower,   \
+        const uint8_t* __restrict__ vUpper, const uint8_t* __restrict__ vLower,                               \
+        const float2* __restrict__ kParams, const float2* __restrict__ vParams,                               \
+        const __half* __restrict__ bufK, const __half* __restrict__ bufV, float* __restrict__ partialAcc,     \
+        float* __restrict__ partialMax, float* __restrict__ partialSum, int quantized, int bufLen,            \
+        int capacity, int maxGroups, int bufCapacity, int groupSize, int valueGroupSize, int chunkLen,        \
+        int numChunks, float scaleLog2, const int* __restrict__ header, int firstQuery, int queries,           \
+        int qRowStride) {                                                                                     \
+        const int chunk = blockIdx.x / ((G) / (HPB));                                                         \
+        int bufRow0;                                                                                          \
+        if (header != nullptr) {                                                                              \
+            quantized = header[1];                                                                            \
+            chunkLen = qs6_chunk_len(quantized, numChunks - 1, groupSize);                                    \
+            bufRow0 = header[2];                                                                              \
+        } else {                                                                                              \
+            bufRow0 = bufLen - queries - firstQuery;                                                          \
+        }                                                                                                     \
+        const int qs = min(chunk * chunkLen, quantized);                                                      \
+        qs_qattn6_body<HD, G, HPB, TM, PF>(q, qRowStride, kUpper, kLower, vUpper, vLower, kParams, vParams, bufK,  \
+                                       bufV, partialAcc, partialMax, partialSum, chunk == numChunks - 1, qs,  \
+                                       min(qs + chunkLen, quantized), chunk, numChunks, bufRow0, firstQuery,  \
+                                       queries, capacity, maxGroups, bufCapacity, groupSize, scaleLog2);      \
+    }                                                                                                         \
+    extern "C" __global__ void __launch_bounds__(qs6::THREADS, MINB) qs_qattn6g_b8_h##HD##_g##G##_p##HPB##_t##TM##_f##PF##_b##MINB(\
+        const float* __restrict__ q, const uint8_t* __restrict__ kUpper, const uint8_t* __restrict__ kLower,   \
+        const uint8_t* __restrict__ vUpper, const uint8_t* __restrict__ vLower,                               \
+        const float2* __restrict__ kParams, const float2* __restrict__ vParams,                               \
+        const __half* __restrict__ bufK, const __half* __restrict__ bufV, float* __restrict__ partialAcc,     \
+        float* __restrict__ partialMax, float* __restrict__ partialSum, const int* __restrict__ header,       \
+        int firstQuery, int nq, int qRowStride, int capacity, int maxGroups, int bufCapacity, int groupSize,  \
+        int valueGroupSize, int maxChunks, float scaleLog2) {                                                 \
+        const int chunk = blockIdx.x / ((G) / (HPB));                                                         \
+        const int quantized = header[1];                                                                      \
+        const int chunkLen = qs6_chunk_len(quantized, maxChunks, groupSize);                                  \
+        const bool isBuffer = chunk == maxChunks;                                                             \
+        const int qs = min(chunk * chunkLen, quantized);                                                      \
+        qs_qattn6_body<HD, G, HPB, TM, PF>(q, qRowStride, kUpper, kLower, vUpper, vLower, kParams, vParams, bufK,  \
+                                       bufV, partialAcc, partialMax, partialSum, isBuffer, qs,                \
+                                       min(qs + chunkLen, quantized), chunk, maxChunks + 1, header[2],        \
+                                       firstQuery, nq, capacity, maxGroups, bufCapacity, groupSize,          \
+                                       scaleLog2);                                                            \
+    }
+
+QS_QATTN6_ENTRIES(128, 1, 1, 2, 0, 3)
+QS_QATTN6_ENTRIES(128, 1, 1, 1, 0, 4)
+QS_QATTN6_ENTRIES(128, 1, 1, 1, 1, 3)
+QS_QATTN6_ENTRIES(128, 1, 1, 2, 1, 2)
+QS_QATTN6_ENTRIES(128, 4, 1, 1, 0, 4)
+QS_QATTN6_ENTRIES(128, 4, 1, 1, 1, 3)
+QS_QATTN6_ENTRIES(128, 4, 2, 1, 0, 2)
+QS_QATTN6_ENTRIES(128, 4, 2, 1, 1, 1)
+QS_QATTN6_ENTRIES(128, 2, 1, 1, 1, 3)
+QS_QATTN6_ENTRIES(64, 1, 1, 1, 1, 4)
+QS_QATTN6_ENTRIES(64, 2, 1, 1, 1, 4)
+QS_QATTN6_ENTRIES(64, 4, 1, 1, 1, 4)
