@@ -1,13 +1,8 @@
 package dev.quantspec.cuda;
 
-import dev.quantspec.ModelFormatException;
 import dev.quantspec.model.LlamaConfig;
-import dev.quantspec.model.LlamaTensorNames;
-import dev.quantspec.safetensors.DType;
-import dev.quantspec.safetensors.TensorData;
 import dev.quantspec.safetensors.WeightFiles;
 
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -39,17 +34,10 @@ public final class CudaTransformer implements AutoCloseable {
     private final int vocab;
     private final List<DeviceBuffer> owned = new ArrayList<>();
 
-    // Weights (bf16 unless noted)
-    private final DeviceBuffer embedding;     // [vocab][dim]
-    private final DeviceBuffer lmHead;        // [vocab][dim]; the embedding when tied
-    private final DeviceBuffer finalNorm;     // [dim]
-    private final DeviceBuffer[] attnNorm;    // [layers][dim]
-    private final DeviceBuffer[] wqkv;        // [layers][qDim + 2 kvDim][dim]: rows of q, then k, then v
-    private final DeviceBuffer[] wo;          // [layers][dim][qDim]
-    private final DeviceBuffer[] mlpNorm;     // [layers][dim]
-    private final DeviceBuffer[] wGateUp;     // [layers][2 ffn][dim]: rows of gate, then up
-    private final DeviceBuffer[] wDown;       // [layers][dim][ffn]
-    private final DeviceBuffer invFreq;       // f32 [headDim / 2]
+    private final DeviceLlamaWeights weights;
+    private final boolean ownsWeights;
+    private final DeviceBuffer embedding, lmHead, finalNorm, invFreq;
+    private final DeviceBuffer[] attnNorm, wqkv, wo, mlpNorm, wGateUp, wDown;
 
     // KV cache, fp16
     private final DeviceBuffer[] kCache;      // [layers][kvHeads][maxSeq][headDim]
@@ -82,9 +70,9 @@ public final class CudaTransformer implements AutoCloseable {
     /** Positions per prefill chunk: GEMMs of 512 rows keep the H200's tensor cores busy at 7B width. */
     public static final int DEFAULT_PREFILL_CHUNK = 512;
 
-    /** Weights from {@code files} (bf16 safetensors). */
+    /** Weights from {@code files} (bf16 safetensors), owned by this model. */
     public CudaTransformer(CudaContext context, LlamaConfig config, WeightFiles files, int maxSeq) {
-        this(context, config, new FileWeights(files), maxSeq);
+        this(DeviceLlamaWeights.fromFiles(context, config, files), true, context, maxSeq);
     }
 
     /**
@@ -92,46 +80,20 @@ public final class CudaTransformer implements AutoCloseable {
      * uniform in [-0.02, 0.02) (like the PyTorch peer), norms 1; for benchmarks only.
      */
     public static CudaTransformer withRandomWeights(CudaContext context, LlamaConfig config, int maxSeq, long seed) {
-        return new CudaTransformer(context, config, new RandomWeights(new CudaKernels(context), seed), maxSeq);
+        return new CudaTransformer(DeviceLlamaWeights.random(context, config, seed), true, context, maxSeq);
     }
 
-    /** Where the weight matrices come from: files on the host, or random values made on the device. */
-    private interface WeightSource {
-        /** A buffer holding the tensors {@code names} (each [rows][cols] bf16) one after another. */
-        DeviceBuffer load(CudaTransformer model, String what, boolean norm, String... names);
+    /** A model over {@code weights}, which the caller keeps owning (and closes after this model). */
+    public CudaTransformer(CudaContext context, DeviceLlamaWeights weights, int maxSeq) {
+        this(weights, false, context, maxSeq);
     }
 
-    private record FileWeights(WeightFiles files) implements WeightSource {
-        @Override
-        public DeviceBuffer load(CudaTransformer model, String what, boolean norm, String... names) {
-            return model.stacked(files, what, names);
-        }
-    }
-
-    private static final class RandomWeights implements WeightSource {
-        private final CudaKernels kernels;
-        private long seed;
-
-        RandomWeights(CudaKernels kernels, long seed) {
-            this.kernels = kernels;
-            this.seed = seed;
-        }
-
-        @Override
-        public DeviceBuffer load(CudaTransformer model, String what, boolean norm, String... names) {
-            long elements = 0;
-            for (String name : names) elements += model.elementsOf(name);
-            DeviceBuffer b = model.own(model.context.allocate(what + " bf16 random (" + String.join(", ", names) + ")",
-                    elements * 2));
-            kernels.fillRandomBf16(b, elements, seed++, norm ? 1f : 0f, norm ? 0f : 0.02f);
-            return b;
-        }
-    }
-
-    private CudaTransformer(CudaContext context, LlamaConfig config, WeightSource weights, int maxSeq) {
+    private CudaTransformer(DeviceLlamaWeights weights, boolean ownsWeights, CudaContext context, int maxSeq) {
         this.context = context;
         this.kernels = new CudaKernels(context);
-        this.config = config;
+        this.config = weights.config();
+        this.weights = weights;
+        this.ownsWeights = ownsWeights;
         this.maxSeq = maxSeq;
         this.dim = config.hiddenSize();
         this.qDim = config.qDim();
@@ -139,42 +101,27 @@ public final class CudaTransformer implements AutoCloseable {
         this.ffn = config.intermediateSize();
         this.vocab = config.vocabSize();
         int layers = config.numLayers();
-        if (maxSeq <= 0) throw new IllegalArgumentException("the KV cache needs at least one position, not " + maxSeq);
-        if (weights instanceof FileWeights f) LlamaTensorNames.validateShapes(config, f.files());
+        embedding = weights.embedding;
+        lmHead = weights.lmHead;
+        finalNorm = weights.finalNorm;
+        invFreq = weights.invFreq;
+        attnNorm = weights.attnNorm;
+        wqkv = weights.wqkv;
+        wo = weights.wo;
+        mlpNorm = weights.mlpNorm;
+        wGateUp = weights.wGateUp;
+        wDown = weights.wDown;
         try {
-            embedding = weights.load(this, "embedding", false, LlamaTensorNames.EMBEDDING);
-            lmHead = config.tieWordEmbeddings() ? embedding : weights.load(this, "lm head", false, LlamaTensorNames.LM_HEAD);
-            finalNorm = weights.load(this, "final norm", true, LlamaTensorNames.FINAL_NORM);
-            attnNorm = new DeviceBuffer[layers];
-            wqkv = new DeviceBuffer[layers];
-            wo = new DeviceBuffer[layers];
-            mlpNorm = new DeviceBuffer[layers];
-            wGateUp = new DeviceBuffer[layers];
-            wDown = new DeviceBuffer[layers];
+            if (maxSeq <= 0) throw new IllegalArgumentException("the KV cache needs at least one position, not " + maxSeq);
             kCache = new DeviceBuffer[layers];
             vCache = new DeviceBuffer[layers];
             long cacheBytes = (long) kvDim * maxSeq * 2;
             for (int l = 0; l < layers; l++) {
-                attnNorm[l] = weights.load(this, "layer " + l + " attention norm", true, LlamaTensorNames.attentionNorm(l));
-                wqkv[l] = weights.load(this, "layer " + l + " qkv", false, LlamaTensorNames.q(l), LlamaTensorNames.k(l),
-                        LlamaTensorNames.v(l));
-                wo[l] = weights.load(this, "layer " + l + " o", false, LlamaTensorNames.o(l));
-                mlpNorm[l] = weights.load(this, "layer " + l + " mlp norm", true, LlamaTensorNames.mlpNorm(l));
-                wGateUp[l] = weights.load(this, "layer " + l + " gate/up", false, LlamaTensorNames.gate(l),
-                        LlamaTensorNames.up(l));
-                wDown[l] = weights.load(this, "layer " + l + " down", false, LlamaTensorNames.down(l));
                 kCache[l] = own(context.allocate("layer " + l + " key cache f16[" + config.numKvHeads() + "][" + maxSeq
                         + "][" + config.headDim() + "]", cacheBytes));
                 vCache[l] = own(context.allocate("layer " + l + " value cache f16[" + config.numKvHeads() + "][" + maxSeq
                         + "][" + config.headDim() + "]", cacheBytes));
             }
-            float[] freqs = new float[config.headDim() / 2];
-            for (int i = 0; i < freqs.length; i++) {
-                // as the CPU backend and Hugging Face: 1 / theta^(2i/d), rounded to fp32
-                freqs[i] = (float) (1.0 / Math.pow(config.ropeTheta(), (2.0 * i) / config.headDim()));
-            }
-            invFreq = own(context.allocate("rope inverse frequencies", freqs.length * 4L));
-            invFreq.upload(freqs);
             x = activation("x", dim);
             xb = activation("xb", dim);
             qkv = activation("qkv", qDim + 2 * kvDim);
@@ -194,28 +141,11 @@ public final class CudaTransformer implements AutoCloseable {
             nextToken = activation("next token", 1);
             attention = new DecodeAttention(context, config.numHeads(), config.numKvHeads(), config.headDim());
         } catch (RuntimeException e) {
-            owned.forEach(DeviceBuffer::close);
+            for (int i = owned.size() - 1; i >= 0; i--) owned.get(i).close();
+            if (ownsWeights) weights.close();
             throw e;
         }
-        long matrices = (long) vocab * dim + (long) dim;  // LM head, final norm
-        matrices += (long) layers * ((long) (qDim + 2 * kvDim) * dim + (long) dim * qDim + 3L * ffn * dim + 2L * dim);
-        this.weightBytes = matrices * 2 + dim * 2L;  // + one embedding row
-    }
-
-    /** Elements of the tensor {@code name} in this model's shape (for random weights). */
-    private long elementsOf(String name) {
-        int layers = config.numLayers();
-        if (name.equals(LlamaTensorNames.EMBEDDING) || name.equals(LlamaTensorNames.LM_HEAD)) return (long) vocab * dim;
-        if (name.equals(LlamaTensorNames.FINAL_NORM)) return dim;
-        for (int l = 0; l < layers; l++) {
-            if (name.equals(LlamaTensorNames.attentionNorm(l)) || name.equals(LlamaTensorNames.mlpNorm(l))) return dim;
-            if (name.equals(LlamaTensorNames.q(l))) return (long) qDim * dim;
-            if (name.equals(LlamaTensorNames.k(l)) || name.equals(LlamaTensorNames.v(l))) return (long) kvDim * dim;
-            if (name.equals(LlamaTensorNames.o(l))) return (long) dim * qDim;
-            if (name.equals(LlamaTensorNames.gate(l)) || name.equals(LlamaTensorNames.up(l))
-                    || name.equals(LlamaTensorNames.down(l))) return (long) ffn * dim;
-        }
-        throw new IllegalArgumentException("no tensor " + name + " in a Llama model of " + layers + " layers");
+        this.weightBytes = weights.stepBytes();
     }
 
     public LlamaConfig config() {
@@ -279,8 +209,7 @@ public final class CudaTransformer implements AutoCloseable {
         }
         if (prefiller == null || prefiller.chunk() != Math.min(prefillChunk, maxSeq)) {
             if (prefiller != null) prefiller.close();
-            prefiller = new ChunkedPrefill(context, config, new ChunkedPrefill.Weights(embedding, invFreq, attnNorm, wqkv,
-                    wo, mlpNorm, wGateUp, wDown, kCache, vCache), maxSeq, prefillChunk);
+            prefiller = new ChunkedPrefill(context, config, weights.forPrefill(kCache, vCache), maxSeq, prefillChunk);
         }
         prefiller.run(tokens, start, x);
         // the last position's logits exactly as a decode step makes them from its residual stream
@@ -414,32 +343,7 @@ public final class CudaTransformer implements AutoCloseable {
         return own(context.allocate(name + " f32[" + floats + "]", floats * 4L));
     }
 
-    /** The bf16 tensors {@code names}, their rows one after another in one device buffer. */
-    private DeviceBuffer stacked(WeightFiles files, String what, String... names) {
-        long bytes = 0;
-        for (String name : names) {
-            TensorData t = files.tensor(name);
-            if (t.dtype() != DType.BF16) {
-                throw new ModelFormatException("the CUDA backend reads bf16 weights; tensor " + name + " in "
-                        + t.file() + " is " + t.dtype() + " (use backend=cpu or a bf16 checkpoint)");
-            }
-            bytes += t.byteSize();
-        }
-        DeviceBuffer buffer = own(context.allocate(what + " bf16 (" + String.join(", ", names) + ")", bytes));
-        long offset = 0;
-        for (String name : names) {
-            TensorData t = files.tensor(name);
-            for (int c = 0; c < t.chunkCount(); c++) {
-                ByteBuffer chunk = t.chunk(c);
-                int length = chunk.remaining();
-                buffer.upload(chunk, offset);
-                offset += length;
-            }
-        }
-        return buffer;
-    }
-
-    /** Frees every device buffer (weights, cache, activations). */
+    /** Frees the cache and activations, and the weights when this model owns them. */
     @Override
     public void close() {
         if (stepGraph != null) stepGraph.close();
@@ -448,5 +352,6 @@ public final class CudaTransformer implements AutoCloseable {
         for (int i = owned.size() - 1; i >= 0; i--) {
             owned.get(i).close();
         }
+        if (ownsWeights) weights.close();
     }
 }
