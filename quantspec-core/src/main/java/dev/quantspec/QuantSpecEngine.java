@@ -3,13 +3,16 @@ package dev.quantspec;
 import dev.quantspec.cpu.CpuTransformer;
 import dev.quantspec.cpu.WorkerPool;
 import dev.quantspec.cuda.CudaContext;
+import dev.quantspec.cuda.CudaQuantSpecModel;
 import dev.quantspec.cuda.CudaRuntime;
 import dev.quantspec.cuda.CudaTransformer;
+import dev.quantspec.cuda.DeviceLlamaWeights;
 import dev.quantspec.cuda.CudaUnavailableException;
 import dev.quantspec.generate.GenerationListener;
 import dev.quantspec.generate.GenerationRequest;
 import dev.quantspec.generate.GenerationResult;
 import dev.quantspec.generate.Generator;
+import dev.quantspec.kv.KvView;
 import dev.quantspec.model.LlamaConfig;
 import dev.quantspec.model.LlamaWeights;
 import dev.quantspec.quant.Q4Matrix;
@@ -44,7 +47,9 @@ public final class QuantSpecEngine implements AutoCloseable {
     private final Generator generator;
     private final Backend backend;
     private final CudaContext cudaContext;   // null on the CPU backend
+    private final DeviceLlamaWeights cudaWeights; // null on the CPU backend
     private final CudaTransformer cudaModel; // null on the CPU backend
+    private CudaQuantSpecModel cudaQuantSpec; // built on the first hierarchical-cache request on the GPU
     private volatile LlamaWeights draft;
 
     private QuantSpecEngine(Path modelDir, LlamaConfig config, Tokenizer tokenizer, ChatTemplate chatTemplate,
@@ -65,14 +70,20 @@ public final class QuantSpecEngine implements AutoCloseable {
         CpuTransformer model = new CpuTransformer(config, pool, context);
         this.generator = new Generator(config, model, target, this::draftWeights, tokenizer, options, context);
         CudaContext gpuContext = null;
+        DeviceLlamaWeights gpuWeights = null;
         CudaTransformer gpuModel = null;
         if (backend == Backend.CUDA) {
             try {
                 gpuContext = CudaRuntime.get().open(0);
-                gpuModel = new CudaTransformer(gpuContext, config, files, context);
-                generator.useGpu(gpuModel);
+                gpuWeights = DeviceLlamaWeights.fromFiles(gpuContext, config, files);
+                gpuModel = new CudaTransformer(gpuContext, gpuWeights, context);
+                generator.useGpu(gpuModel, this::cudaQuantSpecModel);
             } catch (QuantSpecException e) {
+                if (gpuModel != null) gpuModel.close();
+                if (gpuWeights != null) gpuWeights.close();
                 if (gpuContext != null) gpuContext.close();
+                gpuModel = null;
+                gpuWeights = null;
                 gpuContext = null;
                 if (options.backend() == Backend.CUDA) {
                     pool.close();
@@ -86,6 +97,7 @@ public final class QuantSpecEngine implements AutoCloseable {
         }
         this.backend = backend;
         this.cudaContext = gpuContext;
+        this.cudaWeights = gpuWeights;
         this.cudaModel = gpuModel;
     }
 
@@ -210,6 +222,26 @@ public final class QuantSpecEngine implements AutoCloseable {
         return d;
     }
 
+    /**
+     * The GPU's QuantSpec model (hierarchical cache of the context length, the draft's 4-bit matrices
+     * quantized on the device), built on first use: an engine that only decodes autoregressively
+     * never pays for it. Passes of up to max(gamma, 8) + 1 rows.
+     */
+    private synchronized CudaQuantSpecModel cudaQuantSpecModel() {
+        if (cudaQuantSpec == null) {
+            long t0 = System.nanoTime();
+            int context = generator.contextLength();
+            int maxGamma = Math.max(options.gamma(), 8);
+            cudaQuantSpec = new CudaQuantSpecModel(cudaContext, cudaWeights, options.cacheConfig(config.headDim()),
+                    context + maxGamma + 1, maxGamma, CudaQuantSpecModel.draftProjections(options.draftProjections()),
+                    options.draftWeightGroupSize(), options.draftKvView() == KvView.TARGET);
+            LOG.info("QuantSpec: GPU hierarchical cache ({} MB) and 4-bit draft ({} MB) of {} built in {} ms",
+                    cudaQuantSpec.cacheBytes() / 1_000_000, cudaQuantSpec.draftWeightBytes() / 1_000_000,
+                    modelDir.getFileName(), (System.nanoTime() - t0) / 1_000_000);
+        }
+        return cudaQuantSpec;
+    }
+
     /** Bytes the draft adds beside the target (its 4-bit matrices; everything else is shared). */
     public long draftExtraBytes(LlamaWeights d) {
         long extra = 0;
@@ -230,7 +262,11 @@ public final class QuantSpecEngine implements AutoCloseable {
 
     @Override
     public void close() {
+        synchronized (this) {
+            if (cudaQuantSpec != null) cudaQuantSpec.close();
+        }
         if (cudaModel != null) cudaModel.close();
+        if (cudaWeights != null) cudaWeights.close();
         if (cudaContext != null) cudaContext.close();
         pool.close();
         files.close();

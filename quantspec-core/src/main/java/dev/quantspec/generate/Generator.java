@@ -4,6 +4,7 @@ import dev.quantspec.ContextLengthExceededException;
 import dev.quantspec.EngineOptions;
 import dev.quantspec.cpu.CpuTransformer;
 import dev.quantspec.cpu.ForwardState;
+import dev.quantspec.cuda.CudaQuantSpecModel;
 import dev.quantspec.cuda.CudaTransformer;
 import dev.quantspec.kv.FullPrecisionKvCache;
 import dev.quantspec.kv.HierarchicalKvCache;
@@ -30,7 +31,8 @@ public final class Generator {
     private final EngineOptions options;
     private final int contextLength;
     private final ReentrantLock queue = new ReentrantLock(true);
-    private CudaTransformer gpu; // when set, autoregressive requests run on the GPU (see useGpu)
+    private CudaTransformer gpu; // when set, requests run on the GPU (see useGpu)
+    private Supplier<CudaQuantSpecModel> gpuQuantSpec;
 
     public Generator(LlamaConfig config, CpuTransformer model, LlamaWeights target, Supplier<LlamaWeights> draft,
                      Tokenizer tokenizer, EngineOptions options, int contextLength) {
@@ -44,16 +46,17 @@ public final class Generator {
     }
 
     /**
-     * Runs autoregressive requests with the full-precision cache on {@code model} (the CUDA backend);
-     * its KV cache must hold the context length. QuantSpec and the hierarchical cache stay CPU-only for
-     * now and are refused with a clear error.
+     * Runs requests on the GPU: autoregressive ones with the full-precision cache on {@code model}
+     * (its KV cache must hold the context length); QuantSpec ones, and autoregressive ones with the
+     * hierarchical cache (QuantSpec with γ = 0), on the model {@code quantSpec} supplies on first use.
      */
-    public void useGpu(CudaTransformer model) {
+    public void useGpu(CudaTransformer model, Supplier<CudaQuantSpecModel> quantSpec) {
         if (model.maxSeq() < contextLength) {
             throw new IllegalArgumentException("the GPU model's KV cache holds " + model.maxSeq()
                     + " positions, fewer than the context length " + contextLength);
         }
         this.gpu = model;
+        this.gpuQuantSpec = quantSpec;
     }
 
     public int contextLength() {
@@ -78,26 +81,37 @@ public final class Generator {
         }
         int gamma = req.gamma() > 0 ? req.gamma() : options.gamma();
         boolean quantSpec = req.decoder() == DecoderKind.QUANTSPEC;
-        if (gpu != null && (quantSpec || req.kvCache() == KvCacheKind.HIERARCHICAL)) {
-            throw new dev.quantspec.QuantSpecException("QuantSpec decoding and the hierarchical KV cache are not yet on "
-                    + "CUDA: use decoder=autoregressive with the full cache on backend=cuda, or backend=cpu");
+        boolean hierarchical = quantSpec || req.kvCache() == KvCacheKind.HIERARCHICAL;
+        if (gpu != null) {
+            CudaQuantSpecModel gpuModel = hierarchical ? gpuQuantSpec.get() : null; // built outside the queue on first use
+            int gpuGamma = quantSpec ? gamma : 0;
+            if (gpuModel != null && gpuGamma + 1 > gpuModel.maxPass()) {
+                throw new IllegalArgumentException("gamma " + gamma + " is above the " + (gpuModel.maxPass() - 1)
+                        + " the GPU QuantSpec model was built for (engine option gamma sets it)");
+            }
+            queue.lock();
+            try {
+                TokenPicker picker = new TokenPicker(req.sampling(), config.vocabSize());
+                DecodeStats stats = new DecodeStats(quantSpec ? "quantspec/cuda"
+                        : "autoregressive/" + (hierarchical ? "hierarchical" : "full") + "/cuda");
+                TokenEmitter emitter = new TokenEmitter(req.ignoreEos() ? new int[0] : config.eosTokenIds(),
+                        req.stopStrings(), req.maxNewTokens(), tokenizer.newStreamingDecoder(true), listener, cancelled);
+                Decoder decoder = hierarchical
+                        ? new CudaQuantSpecDecoder(gpuModel, picker, gpuGamma, CudaTransformer.DEFAULT_PREFILL_CHUNK)
+                        : new CudaAutoregressiveDecoder(gpu, picker);
+                decoder.run(prompt, emitter, stats);
+                stats.promptTokens = prompt.length;
+                stats.generatedTokens = emitter.count();
+                return new GenerationResult(emitter.ids(), emitter.text(), emitter.finishReason(), stats);
+            } finally {
+                queue.unlock();
+            }
         }
         LlamaWeights draftWeights = quantSpec ? draft.get() : null; // built outside the queue on first use
         queue.lock();
         try {
-            if (gpu != null) {
-                TokenPicker picker = new TokenPicker(req.sampling(), config.vocabSize());
-                DecodeStats stats = new DecodeStats("autoregressive/full/cuda");
-                TokenEmitter emitter = new TokenEmitter(req.ignoreEos() ? new int[0] : config.eosTokenIds(),
-                        req.stopStrings(), req.maxNewTokens(), tokenizer.newStreamingDecoder(true), listener, cancelled);
-                new CudaAutoregressiveDecoder(gpu, picker).run(prompt, emitter, stats);
-                stats.promptTokens = prompt.length;
-                stats.generatedTokens = emitter.count();
-                return new GenerationResult(emitter.ids(), emitter.text(), emitter.finishReason(), stats);
-            }
             int capacity = prompt.length + req.maxNewTokens() + gamma + 1;
             KvShape shape = KvShape.of(config);
-            boolean hierarchical = quantSpec || req.kvCache() == KvCacheKind.HIERARCHICAL;
             int roundPositions = quantSpec ? gamma + 1 : 1;
             KvCache cache = hierarchical
                     ? new HierarchicalKvCache(shape, options.cacheConfig(config.headDim()), capacity, roundPositions)

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.quantspec.Backend;
 import dev.quantspec.EngineOptions;
 import dev.quantspec.QuantSpecEngine;
-import dev.quantspec.QuantSpecException;
 import dev.quantspec.generate.DecoderKind;
 import dev.quantspec.generate.GenerationRequest;
 import dev.quantspec.generate.GenerationResult;
@@ -85,13 +84,13 @@ class CudaEngineGpuTest {
     }
 
     @Test
-    void should_refuse_quantspec_on_cuda_with_a_clear_message() {
-        // given a QuantSpec request
+    void should_refuse_a_gamma_above_what_the_gpu_model_was_built_for() {
+        // given a QuantSpec request with gamma 20 (the engine builds passes for max(gamma option, 8) + 1 rows)
         GenerationRequest req = GenerationRequest.greedy(new int[] {0, 5}, 4)
-                .withDecoder(DecoderKind.QUANTSPEC, KvCacheKind.HIERARCHICAL, 4);
+                .withDecoder(DecoderKind.QUANTSPEC, KvCacheKind.HIERARCHICAL, 20);
         // when / then
-        assertThatThrownBy(() -> engine.generate(req)).isInstanceOf(QuantSpecException.class)
-                .hasMessageContaining("not yet on CUDA");
+        assertThatThrownBy(() -> engine.generate(req)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("gamma 20");
     }
 
     private static int[] ids(GenerationResult r) {

@@ -1,0 +1,507 @@
+package dev.quantspec.cuda;
+
+import dev.quantspec.kv.HierarchicalCacheConfig;
+import dev.quantspec.model.LlamaConfig;
+import dev.quantspec.model.Projection;
+
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * QuantSpec's two models on the GPU over one hierarchical KV cache per layer: the target (the bf16
+ * weights, INT8 view of the quantized cache) and the draft (the same weights with chosen projections
+ * in 4 bits, INT4 view). Both read the fp16 buffer of the newest tokens.
+ *
+ * <p>A <em>pass</em> runs n consecutive positions through one model: the draft step is a pass of one
+ * position, target verification a pass of up to γ+1. Every kernel of a pass reads the pass's
+ * positions and tokens from a small device header, so each pass shape is captured once as a CUDA
+ * graph and replayed. Every kernel is batch-invariant (a row's result does not depend on the other
+ * rows of its pass), so a verification pass gives bit for bit what one-position passes would give:
+ * greedy QuantSpec equals step-by-step decoding with the same cache.
+ *
+ * <p>Cache policy, exactly {@code dev.quantspec.kv.HierarchicalKvCache}'s: the prefill of L tokens
+ * runs in full precision (chunked tensor-core prefill into a temporary fp16 cache of L positions);
+ * when L > 2G the first L - R - (L mod G) tokens are quantized and the rest go to the buffer; every
+ * {@link #accept} flushes the oldest G buffered tokens (CF1) while 2G or more are buffered. Rollback
+ * only moves the end of the buffer. The buffer is fp16 where the CPU's is fp32 (quantizing it is
+ * bit-identical to the CPU on the same values; the values differ by fp16 rounding).
+ */
+public final class CudaQuantSpecModel implements AutoCloseable {
+    /** Header ints before the pass tokens: pos0, quantized, bufRow0, unused. */
+    private static final int HEADER = 4;
+    /** Queries one verification attention launch takes (the kernels are compiled for 1..5). */
+    private static final int MAX_QUERIES_PER_LAUNCH = 5;
+
+    private final CudaContext context;
+    private final CudaKernels kernels;
+    private final DeviceKvQuantizer quantizer;
+    private final DeviceLlamaWeights weights;
+    private final LlamaConfig config;
+    private final HierarchicalCacheConfig cacheConfig;
+    private final int capacity;
+    private final int maxPass;
+    private final boolean draftReadsInt8;
+    private final int dim, qDim, kvDim, qkvDim, ffn, vocab;
+    private final List<AutoCloseable> owned = new ArrayList<>();
+
+    private final DeviceQuantizedKv[] cache;
+    private final QuantizedDecodeAttention draftAttention;
+    private final QuantizedDecodeAttention verifyAttention;
+    private final DeviceQ4Matrix[] draftQkv, draftO, draftGateUp, draftDown; // null entries: the bf16 matrix
+
+    // Pass activations, fp32, [maxPass][...]
+    private final DeviceBuffer x, xb, qkv, att, proj, gateUp, hidden, logits;
+    private final DeviceBuffer nextIds;       // int [maxPass]: argmax of each row
+    private final DeviceBuffer header;        // int [HEADER + maxPass]
+    private final DeviceBuffer status;        // int [1]: set by the quantizer on non-finite input
+    private final int[] headerHost;
+
+    private CudaContext.Graph draftGraph;
+    private final CudaContext.Graph[] verifyGraphs; // by rows - 1, captured on first use
+
+    private int length;      // positions in the cache
+    private int quantized;   // positions [0, quantized) are quantized
+    private long quantizeNanos;
+
+    /**
+     * @param weights          the target's weights (the caller keeps owning them)
+     * @param capacity         most positions a sequence reaches
+     * @param gamma            most drafts per round (a verification pass has up to γ+1 rows)
+     * @param draftProjections projections the draft holds in 4 bits: q, k and v together, o, gate and up
+     *                         together, down (so "mlp", "all", "none" and such unions)
+     * @param draftWeightGroup 4-bit weight group along a row
+     * @param draftReadsInt8   the draft reads the INT8 view (the "4-bit weights only" ablation)
+     */
+    public CudaQuantSpecModel(CudaContext context, DeviceLlamaWeights weights, HierarchicalCacheConfig cacheConfig,
+                              int capacity, int gamma, Set<Projection> draftProjections, int draftWeightGroup,
+                              boolean draftReadsInt8) {
+        this.context = context;
+        this.kernels = new CudaKernels(context);
+        this.quantizer = new DeviceKvQuantizer(context);
+        this.weights = weights;
+        this.config = weights.config();
+        this.cacheConfig = cacheConfig;
+        this.capacity = capacity;
+        this.maxPass = gamma + 1;
+        this.draftReadsInt8 = draftReadsInt8;
+        this.dim = config.hiddenSize();
+        this.qDim = config.qDim();
+        this.kvDim = config.kvDim();
+        this.qkvDim = qDim + 2 * kvDim;
+        this.ffn = config.intermediateSize();
+        this.vocab = config.vocabSize();
+        if (gamma < 0) throw new IllegalArgumentException("gamma must be >= 0, got " + gamma);
+        checkDraftProjections(draftProjections);
+        int layers = config.numLayers();
+        int g = cacheConfig.groupSize();
+        // the CPU cache's buffer room: 2G accepted (or R + G - 1 after the prefill split) plus one round
+        int bufferCapacity = Math.max(2 * g, cacheConfig.residualLength() + g) + maxPass;
+        QuantizedKvLayout layout = new QuantizedKvLayout(config.numKvHeads(), config.headDim(),
+                Math.max(g, CudaKernels.roundUp(capacity, g)), g, cacheConfig.valueGroupSize(), bufferCapacity);
+        try {
+            cache = new DeviceQuantizedKv[layers];
+            for (int l = 0; l < layers; l++) cache[l] = own(new DeviceQuantizedKv(context, layout));
+            draftAttention = own(new QuantizedDecodeAttention(context, QuantizedDecodeAttention.View.DRAFT,
+                    config.numHeads(), layout));
+            verifyAttention = own(new QuantizedDecodeAttention(context, QuantizedDecodeAttention.View.VERIFY,
+                    config.numHeads(), layout));
+            draftQkv = new DeviceQ4Matrix[layers];
+            draftO = new DeviceQ4Matrix[layers];
+            draftGateUp = new DeviceQ4Matrix[layers];
+            draftDown = new DeviceQ4Matrix[layers];
+            for (int l = 0; l < layers; l++) {
+                if (draftProjections.contains(Projection.Q)) {
+                    draftQkv[l] = own(DeviceQ4Matrix.quantize(context, "layer " + l + " qkv", weights.wqkv[l], qkvDim, dim,
+                            draftWeightGroup));
+                }
+                if (draftProjections.contains(Projection.O)) {
+                    draftO[l] = own(DeviceQ4Matrix.quantize(context, "layer " + l + " o", weights.wo[l], dim, qDim,
+                            draftWeightGroup));
+                }
+                if (draftProjections.contains(Projection.GATE)) {
+                    draftGateUp[l] = own(DeviceQ4Matrix.quantize(context, "layer " + l + " gate/up", weights.wGateUp[l],
+                            2 * ffn, dim, draftWeightGroup));
+                }
+                if (draftProjections.contains(Projection.DOWN)) {
+                    draftDown[l] = own(DeviceQ4Matrix.quantize(context, "layer " + l + " down", weights.wDown[l], dim, ffn,
+                            draftWeightGroup));
+                }
+            }
+            x = activation("pass x", dim);
+            xb = activation("pass xb", dim);
+            qkv = activation("pass qkv", qkvDim);
+            att = activation("pass attention output", qDim);
+            proj = activation("pass projection", dim);
+            gateUp = activation("pass gate/up", 2 * ffn);
+            hidden = activation("pass mlp hidden", ffn);
+            logits = activation("pass logits", vocab);
+            nextIds = activation("pass argmax ids", 1);
+            header = own(context.allocate("pass header int[" + (HEADER + maxPass) + "]", (HEADER + maxPass) * 4L));
+            status = own(context.allocate("quantizer status int[1]", 4));
+            status.fill((byte) 0);
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+        this.headerHost = new int[HEADER + maxPass];
+        this.verifyGraphs = new CudaContext.Graph[maxPass];
+    }
+
+    private static void checkDraftProjections(Set<Projection> p) {
+        boolean qkv = p.contains(Projection.Q);
+        boolean gateUp = p.contains(Projection.GATE);
+        if (p.contains(Projection.K) != qkv || p.contains(Projection.V) != qkv || p.contains(Projection.UP) != gateUp) {
+            throw new IllegalArgumentException("the CUDA draft keeps q, k and v in one matrix and gate and up in another, "
+                    + "so it quantizes them together; draft projections " + p + " split them (use mlp, all, none, "
+                    + "or a list with q,k,v and gate,up together)");
+        }
+    }
+
+    public LlamaConfig config() {
+        return config;
+    }
+
+    /** Positions in the cache. */
+    public int length() {
+        return length;
+    }
+
+    public int quantizedLength() {
+        return quantized;
+    }
+
+    public int bufferedLength() {
+        return length - quantized;
+    }
+
+    /** Positions that can still be appended before the next flush (a round must not cross one). */
+    public int positionsBeforeViewChange() {
+        return 2 * cacheConfig.groupSize() - bufferedLength();
+    }
+
+    /** Most positions a sequence reaches. */
+    public int capacity() {
+        return capacity;
+    }
+
+    /** Rows of the longest verification pass (γ + 1). */
+    public int maxPass() {
+        return maxPass;
+    }
+
+    /** Time spent quantizing (prefill split and flushes), host clock around queued work that is waited for. */
+    public long quantizeNanos() {
+        return quantizeNanos;
+    }
+
+    /**
+     * Starts a sequence: the prompt in full precision, then the cache split as the CPU's first accept
+     * does. Leaves the last position's logits in row 0.
+     *
+     * @return the target's greedy next token
+     */
+    public int prefill(int[] prompt, int prefillChunk) {
+        int n = prompt.length;
+        if (n == 0) throw new IllegalArgumentException("an empty prompt has no next token");
+        if (n + 1 > capacity) {
+            throw new IllegalArgumentException("a prompt of " + n + " tokens leaves no room in a cache of " + capacity
+                    + " positions");
+        }
+        for (int i = 0; i < n; i++) {
+            if (prompt[i] < 0 || prompt[i] >= vocab) {
+                throw new IllegalArgumentException("prompt token " + i + " (" + prompt[i] + ") is outside the vocabulary of "
+                        + vocab);
+            }
+        }
+        int layers = config.numLayers();
+        DeviceBuffer[] kFull = new DeviceBuffer[layers];
+        DeviceBuffer[] vFull = new DeviceBuffer[layers];
+        long bytes = (long) kvDim * n * 2;
+        String shape = "f16[" + config.numKvHeads() + "][" + n + "][" + config.headDim() + "]";
+        try {
+            for (int l = 0; l < layers; l++) {
+                kFull[l] = context.allocate("prefill keys of layer " + l + " " + shape, bytes);
+                vFull[l] = context.allocate("prefill values of layer " + l + " " + shape, bytes);
+            }
+            try (ChunkedPrefill prefiller = new ChunkedPrefill(context, config, weights.forPrefill(kFull, vFull), n,
+                    prefillChunk)) {
+                prefiller.run(prompt, 0, x);
+            }
+            kernels.rmsNorm(x, weights.finalNorm, xb, 1, dim, config.rmsNormEps());
+            kernels.gemvBf16Rows(weights.lmHead, xb, logits, vocab, dim, 1);
+            kernels.argmaxRows(logits, 1, vocab, nextIds);
+            long t0 = System.nanoTime();
+            int g = cacheConfig.groupSize();
+            int split = n > 2 * g ? n - cacheConfig.residualLength() - n % g : 0;
+            int headStride = n * config.headDim();
+            for (int l = 0; l < layers; l++) {
+                if (split > 0) {
+                    quantizer.quantizeKeys(kFull[l], DeviceKvQuantizer.Source.F16, config.headDim(), headStride, cache[l],
+                            0, split / g, status);
+                    quantizer.quantizeValues(vFull[l], DeviceKvQuantizer.Source.F16, config.headDim(), headStride,
+                            cache[l], 0, split, status);
+                }
+                quantizer.copyToBuffer(kFull[l], vFull[l], headStride, split, n - split, cache[l]);
+            }
+            length = n;
+            quantized = split;
+            DeviceKvQuantizer.checkStatus(status, "the prompt's keys and values");
+            flushWhileFull();
+            quantizeNanos = System.nanoTime() - t0;
+        } finally {
+            for (int l = 0; l < layers; l++) {
+                if (kFull[l] != null) kFull[l].close();
+                if (vFull[l] != null) vFull[l].close();
+            }
+        }
+        return nextIds.downloadInts(1)[0];
+    }
+
+    /**
+     * One draft step: {@code token} at position {@link #length()} + {@code offset} (its key and value go
+     * to the buffer; the next draft step or the verification overwrites them).
+     *
+     * @return the draft's greedy next token; its logits are in row 0 ({@link #logits(int)})
+     */
+    public int draftStep(int token, int offset) {
+        writeHeader(length + offset, new int[] {token}, 1);
+        if (draftGraph == null) draftGraph = context.captureGraph(() -> launchPass(true, 1));
+        draftGraph.launch();
+        return nextIds.downloadInts(1)[0];
+    }
+
+    /**
+     * Target verification: {@code tokens[0..n)} at positions {@link #length()}, ... in one pass.
+     *
+     * @return the target's greedy next token after each of the n positions
+     */
+    public int[] verify(int[] tokens, int n) {
+        if (n < 1 || n > maxPass) throw new IllegalArgumentException("a pass has 1.." + maxPass + " rows, not " + n);
+        writeHeader(length, tokens, n);
+        if (verifyGraphs[n - 1] == null) verifyGraphs[n - 1] = context.captureGraph(() -> launchPass(false, n));
+        verifyGraphs[n - 1].launch();
+        return nextIds.downloadInts(n);
+    }
+
+    /** fp32 logits of the last pass's first {@code rows} rows, [rows][vocab]. */
+    public float[] logits(int rows) {
+        return logits.downloadFloats(rows * vocab);
+    }
+
+    /**
+     * Keeps positions [0, newLength) (the accepted tokens; anything past them is rolled back) and
+     * flushes CF1 while 2G or more tokens are buffered.
+     */
+    public void accept(int newLength) {
+        if (newLength < length || newLength > length + maxPass) {
+            throw new IllegalArgumentException("accept(" + newLength + ") after a round from " + length + " of at most "
+                    + maxPass + " positions");
+        }
+        length = newLength;
+        long t0 = System.nanoTime();
+        if (flushWhileFull()) quantizeNanos += System.nanoTime() - t0;
+    }
+
+    private boolean flushWhileFull() {
+        int g = cacheConfig.groupSize();
+        boolean flushed = false;
+        while (length - quantized >= 2 * g) {
+            int bufStride = cache[0].layout().bufferCapacity() * config.headDim();
+            for (DeviceQuantizedKv layer : cache) {
+                quantizer.quantizeKeys(layer.bufferKeys(), DeviceKvQuantizer.Source.F16, config.headDim(), bufStride, layer,
+                        quantized, 1, status);
+                quantizer.quantizeValues(layer.bufferValues(), DeviceKvQuantizer.Source.F16, config.headDim(), bufStride,
+                        layer, quantized, g, status);
+                quantizer.shiftBuffer(layer, g, length - quantized - g);
+            }
+            quantized += g;
+            flushed = true;
+        }
+        if (flushed) DeviceKvQuantizer.checkStatus(status, "a flushed group of the buffer");
+        return flushed;
+    }
+
+    private void writeHeader(int pos0, int[] tokens, int n) {
+        if (pos0 + n > capacity) {
+            throw new IllegalArgumentException("positions " + pos0 + ".." + (pos0 + n - 1) + " are outside the cache of "
+                    + capacity + " positions");
+        }
+        headerHost[0] = pos0;
+        headerHost[1] = quantized;
+        headerHost[2] = pos0 - quantized;
+        for (int i = 0; i < n; i++) {
+            if (tokens[i] < 0 || tokens[i] >= vocab) {
+                throw new IllegalArgumentException("token " + tokens[i] + " is outside the vocabulary of " + vocab);
+            }
+            headerHost[HEADER + i] = tokens[i];
+        }
+        header.upload(headerHost);
+    }
+
+    /** Every kernel of a pass of {@code n} rows; positions and tokens come from the header (graph-safe). */
+    private void launchPass(boolean draft, int n) {
+        int heads = config.numHeads(), kvHeads = config.numKvHeads(), headDim = config.headDim();
+        float eps = config.rmsNormEps();
+        QuantizedDecodeAttention attention = draft && !draftReadsInt8 ? draftAttention : verifyAttention;
+        kernels.embeddingRows(weights.embedding, header, x, n, dim, vocab);
+        for (int l = 0; l < config.numLayers(); l++) {
+            kernels.rmsNorm(x, weights.attnNorm[l], xb, n, dim, eps);
+            project(draft ? draftQkv[l] : null, weights.wqkv[l], xb, qkv, qkvDim, dim, n);
+            kernels.ropeRows(qkv, qkvDim, weights.invFreq, header, n, heads, kvHeads, headDim);
+            kernels.bufferAppendRows(qkv, qkvDim, qDim, qDim + kvDim, cache[l], header, n);
+            for (int first = 0; first < n; first += MAX_QUERIES_PER_LAUNCH) {
+                int queries = Math.min(MAX_QUERIES_PER_LAUNCH, n - first);
+                DeviceBuffer q = qkv.view("pass q from row " + first, (long) first * qkvDim * 4,
+                        ((long) (queries - 1) * qkvDim + qDim) * 4);
+                DeviceBuffer out = att.view("pass attention output from row " + first, (long) first * qDim * 4,
+                        (long) queries * qDim * 4);
+                attention.runAtHeader(q, qkvDim, cache[l], out, header, queries, first);
+            }
+            project(draft ? draftO[l] : null, weights.wo[l], att, proj, dim, qDim, n);
+            kernels.addInPlace(x, proj, n * dim);
+            kernels.rmsNorm(x, weights.mlpNorm[l], xb, n, dim, eps);
+            project(draft ? draftGateUp[l] : null, weights.wGateUp[l], xb, gateUp, 2 * ffn, dim, n);
+            kernels.swigluRows(gateUp, hidden, n, ffn);
+            project(draft ? draftDown[l] : null, weights.wDown[l], hidden, proj, dim, ffn, n);
+            kernels.addInPlace(x, proj, n * dim);
+        }
+        kernels.rmsNorm(x, weights.finalNorm, xb, n, dim, eps);
+        kernels.gemvBf16Rows(weights.lmHead, xb, logits, vocab, dim, n);
+        kernels.argmaxRows(logits, n, vocab, nextIds);
+    }
+
+    /** out[n][rows] = W · in[n][cols], through the draft's 4-bit matrix when it has one (a draft pass has one row). */
+    private void project(DeviceQ4Matrix q4, DeviceBuffer bf16, DeviceBuffer in, DeviceBuffer out, int rows, int cols, int n) {
+        if (q4 != null) {
+            q4.gemv(in, out);
+        } else {
+            kernels.gemvBf16Rows(bf16, in, out, rows, cols, n);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Benchmarks: a "filled" cache and timed graph replays, for 7B shapes without a prompt
+    // ---------------------------------------------------------------------------------------------
+
+    /**
+     * Pretends a sequence of {@code length} positions: {@code length - buffered} quantized positions
+     * (a multiple of G) with random codes and params, {@code buffered} random buffer rows. For
+     * benchmarks; the contents are not a real model's.
+     */
+    public void fillRandom(int length, int buffered, long seed) {
+        int g = cacheConfig.groupSize();
+        int q = length - buffered;
+        if (q < 0 || q % g != 0 || buffered < 1 || buffered >= 2 * g || length + maxPass > capacity) {
+            throw new IllegalArgumentException("cannot fill " + length + " positions with " + buffered + " buffered (G "
+                    + g + ", capacity " + capacity + ")");
+        }
+        QuantizedKvLayout layout = cache[0].layout();
+        float[] keyParams = randomParams(layout.keyParamsBytes() / 4, seed++);
+        float[] valueParams = randomParams(layout.valueParamsBytes() / 4, seed++);
+        for (DeviceQuantizedKv layer : cache) {
+            QuantizedKvLayout l = layer.layout();
+            kernels.fillRandomF16(layer.bufferKeys(), l.bufferBytes() / 2, seed++, 0f, 1f);
+            kernels.fillRandomF16(layer.bufferValues(), l.bufferBytes() / 2, seed++, 0f, 1f);
+            // codes: random bytes via random fp16 bit patterns; params: scale in [0, 0.2), min in [-1.5, -1.3)
+            for (DeviceBuffer plane : new DeviceBuffer[] {layer.keyUpper(), layer.keyLower(), layer.valueUpper(),
+                    layer.valueLower()}) {
+                kernels.fillRandomF16(plane, plane.bytes() / 2, seed++, 0f, 1f);
+            }
+            layer.keyParams().upload(keyParams);
+            layer.valueParams().upload(valueParams);
+        }
+        context.synchronize();
+        this.length = length;
+        this.quantized = q;
+    }
+
+    /** (scale, min) pairs: scale in [0.1, 0.2), min in [-1.5, -1.3), so codes give values near [-1.5, 1.5]. */
+    private static float[] randomParams(long floats, long seed) {
+        if (floats > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("too many params to fill from the host: " + floats);
+        java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
+        float[] p = new float[(int) floats];
+        for (int i = 0; i < p.length; i += 2) {
+            p[i] = 0.1f + 0.1f * (float) random.nextDouble();
+            p[i + 1] = -1.5f + 0.2f * (float) random.nextDouble();
+        }
+        return p;
+    }
+
+    /** GPU ms of one draft step (graph replay, median of {@code batches} batches of {@code perBatch}). */
+    public double gpuMillisPerDraftStep(int perBatch, int batches) {
+        draftStep(0, 0);
+        return timeReplays(draftGraph, perBatch, batches);
+    }
+
+    /** GPU ms of one verification pass of {@code n} rows. */
+    public double gpuMillisPerVerify(int n, int perBatch, int batches) {
+        verify(new int[n], n);
+        return timeReplays(verifyGraphs[n - 1], perBatch, batches);
+    }
+
+    private double timeReplays(CudaContext.Graph graph, int perBatch, int batches) {
+        graph.launch();
+        context.synchronize();
+        double[] ms = new double[batches];
+        for (int b = 0; b < batches; b++) {
+            try (CudaContext.Event start = context.recordEvent()) {
+                for (int i = 0; i < perBatch; i++) graph.launch();
+                try (CudaContext.Event end = context.recordEvent()) {
+                    ms[b] = end.millisSince(start) / perBatch;
+                }
+            }
+        }
+        java.util.Arrays.sort(ms);
+        return ms[batches / 2];
+    }
+
+    /** Device bytes of the hierarchical cache (planes, params, buffers; all layers). */
+    public long cacheBytes() {
+        QuantizedKvLayout l = cache[0].layout();
+        return (long) cache.length * (4 * l.planeBytes() + l.keyParamsBytes() + l.valueParamsBytes() + 2 * l.bufferBytes());
+    }
+
+    /** Device bytes of the draft's 4-bit matrices (codes and params). */
+    public long draftWeightBytes() {
+        long bytes = 0;
+        for (DeviceQ4Matrix[] set : List.of(draftQkv, draftO, draftGateUp, draftDown)) {
+            for (DeviceQ4Matrix m : set) if (m != null) bytes += m.bytes();
+        }
+        return bytes;
+    }
+
+    private <T extends AutoCloseable> T own(T resource) {
+        owned.add(resource);
+        return resource;
+    }
+
+    private DeviceBuffer activation(String name, int perRow) {
+        return own(context.allocate(name + " f32[" + maxPass + "][" + perRow + "]", (long) maxPass * perRow * 4));
+    }
+
+    /** Frees the cache, the draft's 4-bit matrices, graphs and activations (not the shared target weights). */
+    @Override
+    public void close() {
+        if (draftGraph != null) draftGraph.close();
+        if (verifyGraphs != null) {
+            for (CudaContext.Graph g : verifyGraphs) if (g != null) g.close();
+        }
+        for (int i = owned.size() - 1; i >= 0; i--) {
+            try {
+                owned.get(i).close();
+            } catch (Exception e) {
+                throw new IllegalStateException("cannot free " + owned.get(i), e);
+            }
+        }
+        owned.clear();
+    }
+
+    /** The set of projections {@code spec} names, checked against what the CUDA draft can quantize. */
+    public static Set<Projection> draftProjections(Set<Projection> spec) {
+        Set<Projection> copy = spec.isEmpty() ? EnumSet.noneOf(Projection.class) : EnumSet.copyOf(spec);
+        checkDraftProjections(copy);
+        return copy;
+    }
+}

@@ -1,0 +1,102 @@
+package dev.quantspec.generate;
+
+import dev.quantspec.cuda.CudaQuantSpecModel;
+
+/**
+ * QuantSpec on the GPU, round for round as {@link QuantSpecDecoder} on the CPU: up to γ draft steps
+ * (4-bit weights, INT4 view), one target pass over the round's γ+1 positions (INT8 view), the
+ * longest acceptable prefix plus one target token kept, the cache rolled back to them and flushed
+ * when full. Rounds never cross a flush, so greedy output equals step-by-step decoding with the same
+ * cache (γ = 0 is exactly that: one-position target passes).
+ *
+ * <p>Greedy rounds bring back 4 bytes per draft step and 4 per verified position (argmax on the
+ * device); sampling downloads the logits and draws with the CPU's {@link TokenPicker} and
+ * {@link SpeculativeSampling}, so a seed gives the same choices whenever the logits agree.
+ */
+final class CudaQuantSpecDecoder implements Decoder {
+    private final CudaQuantSpecModel model;
+    private final TokenPicker picker;
+    private final int gamma;
+    private final int prefillChunk;
+    private final int vocab;
+    private final int[] window;          // [γ+1]: the round's input token, then the drafts
+    private final float[] draftProbs;    // [γ][vocab] q_i, sampling only
+    private final float[] targetProbs;   // [γ+1][vocab] p_i, sampling only
+    private final java.util.function.DoubleSupplier uniform;
+
+    CudaQuantSpecDecoder(CudaQuantSpecModel model, TokenPicker picker, int gamma, int prefillChunk) {
+        if (gamma + 1 > model.maxPass()) {
+            throw new IllegalArgumentException("gamma " + gamma + " needs passes of " + (gamma + 1)
+                    + " rows; this GPU model was built for " + model.maxPass());
+        }
+        this.model = model;
+        this.picker = picker;
+        this.gamma = gamma;
+        this.prefillChunk = prefillChunk;
+        this.vocab = model.config().vocabSize();
+        this.window = new int[gamma + 1];
+        this.uniform = picker::uniform;
+        this.draftProbs = picker.greedy() ? new float[0] : new float[gamma * vocab];
+        this.targetProbs = picker.greedy() ? new float[0] : new float[(gamma + 1) * vocab];
+    }
+
+    @Override
+    public void run(int[] prompt, TokenEmitter emitter, DecodeStats stats) {
+        long t0 = System.nanoTime();
+        int next = model.prefill(prompt, prefillChunk);
+        if (!picker.greedy()) next = picker.pick(model.logits(1), 0);
+        long t1 = System.nanoTime();
+        stats.prefillNanos = t1 - t0;
+        long quantizeAfterPrefill = model.quantizeNanos();
+        boolean going = emitter.emit(next);
+        while (going) {
+            next = round(next, emitter, stats);
+            going = next >= 0;
+        }
+        stats.decodeNanos = System.nanoTime() - t1;
+        stats.quantizeNanos = model.quantizeNanos();
+        stats.verifyNanos -= model.quantizeNanos() - quantizeAfterPrefill; // flushes run inside accept()
+    }
+
+    /** One round from {@code input}; emits what is accepted and returns the next input, or -1 when generation ended. */
+    private int round(int input, TokenEmitter emitter, DecodeStats stats) {
+        int pos = model.length();
+        int g = Math.max(0, Math.min(gamma, Math.min(model.positionsBeforeViewChange() - 1, emitter.remaining() - 1)));
+        window[0] = input;
+
+        long t0 = System.nanoTime();
+        for (int i = 0; i < g; i++) {
+            int greedyNext = model.draftStep(window[i], i);
+            if (picker.greedy()) {
+                window[i + 1] = greedyNext;
+            } else {
+                picker.distribution(model.logits(1), 0, draftProbs, i * vocab);
+                window[i + 1] = picker.sample(draftProbs, i * vocab);
+            }
+        }
+        long t1 = System.nanoTime();
+        int[] targetArgmax = model.verify(window, g + 1);
+
+        int accepted = 0;
+        int last;
+        if (picker.greedy()) {
+            while (accepted < g && window[accepted + 1] == targetArgmax[accepted]) accepted++;
+            last = targetArgmax[accepted];
+        } else {
+            float[] logits = model.logits(g + 1);
+            for (int i = 0; i <= g; i++) picker.distribution(logits, i * vocab, targetProbs, i * vocab);
+            long verdict = SpeculativeSampling.verify(window, draftProbs, targetProbs, g, vocab, uniform);
+            accepted = (int) (verdict >>> 32);
+            last = (int) verdict;
+        }
+        model.accept(pos + accepted + 1);
+        stats.draftNanos += t1 - t0;
+        stats.verifyNanos += System.nanoTime() - t1;
+        stats.recordRound(g, accepted);
+
+        for (int i = 1; i <= accepted; i++) {
+            if (!emitter.emit(window[i])) return -1;
+        }
+        return emitter.emit(last) ? last : -1;
+    }
+}
