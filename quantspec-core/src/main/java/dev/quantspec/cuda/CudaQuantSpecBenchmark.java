@@ -1,0 +1,99 @@
+package dev.quantspec.cuda;
+
+import dev.quantspec.kv.HierarchicalCacheConfig;
+import dev.quantspec.model.LlamaConfig;
+import dev.quantspec.model.Projection;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * QuantSpec's steps at 7B scale on the GPU, batch 1, random weights of the Llama-2-7B and
+ * Llama-3.1-8B shapes and a cache filled to 8K, 32K and 128K positions: GPU ms of one draft step
+ * (4-bit MLP draft, INT4 view), one verification pass of γ+1 = 5 positions (INT8 view) and one
+ * autoregressive step (bf16 weights, fp16 cache), each a graph replay timed with events; device
+ * memory each mode holds; and the speedup these give at an acceptance rate a:
+ * <pre>
+ *   tokens per round   E = a·γ + 1                          (accepted drafts + the target's token)
+ *   time per round     T = γ·T_draft + T_verify
+ *   speedup            S = E · T_autoregressive / T
+ * </pre>
+ * Usage: {@code CudaQuantSpecBenchmark <out.json> [acceptance ...]} (default 0.970, qs-small's
+ * measured γ=4 acceptance on 1000-token prompts, and 0.974, the independent oracle's).
+ */
+public final class CudaQuantSpecBenchmark {
+    private static final int GAMMA = 4;
+    private static final int G = 128;
+
+    public static void main(String[] args) throws IOException {
+        Path out = Path.of(args.length > 0 ? args[0] : "quantspec-bench.json");
+        double[] acceptance = args.length > 1
+                ? java.util.Arrays.stream(args, 1, args.length).mapToDouble(Double::parseDouble).toArray()
+                : new double[] {0.970, 0.974};
+        int[] contexts = {8192, 32768, 131072};
+        List<String> rows = new ArrayList<>();
+        try (CudaContext context = CudaRuntime.get().open(0)) {
+            System.out.printf(Locale.ROOT, "device %s, %d SMs%n", context.deviceName(), context.multiprocessorCount());
+            for (String name : new String[] {"llama2-7b", "llama3.1-8b"}) {
+                shape(context, name, contexts, acceptance, rows);
+                Files.writeString(out, "{\"rows\": [\n" + String.join(",\n", rows) + "\n]}\n");
+            }
+        }
+    }
+
+    private static void shape(CudaContext context, String name, int[] contexts, double[] acceptance, List<String> rows) {
+        LlamaConfig config = CudaDecodeBenchmark.shape(name);
+        int maxCtx = contexts[contexts.length - 1];
+        long free0 = context.freeMemory();
+        try (DeviceLlamaWeights weights = DeviceLlamaWeights.random(context, config, 1234)) {
+            long weightMem = free0 - context.freeMemory();
+            double[] arMs = new double[contexts.length];
+            long arMem;
+            long free1 = context.freeMemory();
+            try (CudaTransformer ar = new CudaTransformer(context, weights, maxCtx)) {
+                arMem = free1 - context.freeMemory();
+                ar.fillCacheRandom(99);
+                for (int i = 0; i < contexts.length; i++) arMs[i] = ar.gpuMillisPerStep(contexts[i] - 1, 10, 7);
+            }
+            for (Set<Projection> draft : List.of(Projection.MLP, Projection.ALL)) {
+                long free2 = context.freeMemory();
+                // the paper's G = 128, one value group per head (QUANTSPEC.md), R = G
+                HierarchicalCacheConfig cache = new HierarchicalCacheConfig(G, config.headDim(), G);
+                try (CudaQuantSpecModel qs = new CudaQuantSpecModel(context, weights, cache, maxCtx + 2 * GAMMA, GAMMA,
+                        draft, 128, false)) {
+                    long qsMem = free2 - context.freeMemory();
+                    for (int i = 0; i < contexts.length; i++) {
+                        int ctx = contexts[i];
+                        // ctx - G quantized positions and G buffer rows once the γ+1 verified rows are in
+                        qs.fillRandom(ctx - GAMMA - 1, G - GAMMA - 1, 7 + i);
+                        double draftMs = qs.gpuMillisPerDraftStep(10, 7);
+                        double verifyMs = qs.gpuMillisPerVerify(GAMMA + 1, 10, 7);
+                        double verify1Ms = qs.gpuMillisPerVerify(1, 10, 7);
+                        StringBuilder speedups = new StringBuilder();
+                        for (double a : acceptance) {
+                            double tokens = a * GAMMA + 1;
+                            double speedup = tokens * arMs[i] / (GAMMA * draftMs + verifyMs);
+                            speedups.append(String.format(Locale.ROOT, "%s\"%.3f\": %.3f", speedups.length() == 0 ? "" : ", ",
+                                    a, speedup));
+                        }
+                        String row = String.format(Locale.ROOT, "{\"shape\": \"%s\", \"context\": %d, \"draft\": \"%s\", "
+                                        + "\"gamma\": %d, \"ar_ms\": %.3f, \"draft_ms\": %.3f, \"verify5_ms\": %.3f, "
+                                        + "\"verify1_ms\": %.3f, \"speedup_at_acceptance\": {%s}, \"weights_GB\": %.2f, "
+                                        + "\"ar_cache_and_activations_GB\": %.2f, \"quantspec_cache_draft_activations_GB\": %.2f, "
+                                        + "\"draft_4bit_GB\": %.2f, \"ar_total_GB\": %.2f, \"quantspec_total_GB\": %.2f}",
+                                name, ctx, draft.size() == Projection.ALL.size() ? "all" : "mlp", GAMMA, arMs[i], draftMs,
+                                verifyMs, verify1Ms, speedups, weightMem / 1e9, arMem / 1e9, qsMem / 1e9,
+                                qs.draftWeightBytes() / 1e9, (weightMem + arMem) / 1e9, (weightMem + qsMem) / 1e9);
+                        System.out.println(row);
+                        rows.add(row);
+                    }
+                }
+            }
+        }
+    }
+}
