@@ -8,3 +8,4 @@
 #include "passrows.cuh"
 #include "q4gemv.cuh"
 #include "quantkv_mma.cuh"
+#include "round.cuh"

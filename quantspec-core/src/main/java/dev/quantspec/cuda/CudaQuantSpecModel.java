@@ -56,10 +56,13 @@ public final class CudaQuantSpecModel implements AutoCloseable {
     private final DeviceBuffer nextIds;       // int [maxPass]: argmax of each row
     private final DeviceBuffer header;        // int [HEADER + maxPass]
     private final DeviceBuffer status;        // int [1]: set by the quantizer on non-finite input
+    private final DeviceBuffer round;         // int [HEADER + 2 maxPass]: a greedy round's start, tokens, outcome (round.cuh)
     private final int[] headerHost;
+    private final int[] roundHost;
 
     private CudaContext.Graph draftGraph;
     private final CudaContext.Graph[] verifyGraphs; // by rows - 1, captured on first use
+    private final CudaContext.Graph[] roundGraphs;  // greedy rounds by number of drafts, captured on first use
 
     private int length;      // positions in the cache
     private int quantized;   // positions [0, quantized) are quantized
@@ -140,13 +143,17 @@ public final class CudaQuantSpecModel implements AutoCloseable {
             nextIds = activation("pass argmax ids", 1);
             header = own(context.allocate("pass header int[" + (HEADER + maxPass) + "]", (HEADER + maxPass) * 4L));
             status = own(context.allocate("quantizer status int[1]", 4));
+            round = own(context.allocate("greedy round int[" + (HEADER + 2 * maxPass) + "]", (HEADER + 2L * maxPass) * 4));
             status.fill((byte) 0);
         } catch (RuntimeException e) {
             close();
             throw e;
         }
+        if (maxPass > 32) throw new IllegalArgumentException("gamma " + gamma + " is above 31, the most a round kernel serves");
         this.headerHost = new int[HEADER + maxPass];
+        this.roundHost = new int[HEADER + 2 * maxPass];
         this.verifyGraphs = new CudaContext.Graph[maxPass];
+        this.roundGraphs = new CudaContext.Graph[maxPass];
     }
 
     private static void checkDraftProjections(Set<Projection> p) {
@@ -283,6 +290,61 @@ public final class CudaQuantSpecModel implements AutoCloseable {
         if (verifyGraphs[n - 1] == null) verifyGraphs[n - 1] = context.captureGraph(() -> launchPass(false, n));
         verifyGraphs[n - 1].launch();
         return nextIds.downloadInts(n);
+    }
+
+    /**
+     * A whole greedy round in one graph launch: {@code drafts} draft steps from {@code input} at
+     * position {@link #length()} (each step's input the previous step's argmax), then the target's
+     * verification pass over the input and the drafts. The same passes as {@link #draftStep} and
+     * {@link #verify}, so the same tokens; one upload and one download per round instead of one per step.
+     *
+     * @return {@code [drafts]} draft tokens followed by the target's {@code drafts + 1} argmax tokens
+     */
+    public int[] greedyRound(int input, int drafts) {
+        if (drafts < 0 || drafts + 1 > maxPass) {
+            throw new IllegalArgumentException("a round has 0.." + (maxPass - 1) + " drafts, not " + drafts);
+        }
+        if (input < 0 || input >= vocab) throw new IllegalArgumentException("token " + input + " is outside the vocabulary of " + vocab);
+        if (length + drafts + 1 > capacity) {
+            throw new IllegalArgumentException("a round of " + (drafts + 1) + " positions from " + length
+                    + " does not fit the cache of " + capacity + " positions");
+        }
+        roundHost[0] = length;
+        roundHost[1] = quantized;
+        roundHost[2] = length - quantized;
+        roundHost[HEADER] = input;
+        round.upload(roundHost);
+        if (roundGraphs[drafts] == null) roundGraphs[drafts] = context.captureGraph(() -> launchRound(drafts));
+        roundGraphs[drafts].launch();
+        int[] all = round.downloadInts(HEADER + 2 * maxPass);
+        int[] out = new int[2 * drafts + 1];
+        System.arraycopy(all, HEADER + 1, out, 0, drafts);
+        System.arraycopy(all, HEADER + maxPass, out, drafts, drafts + 1);
+        return out;
+    }
+
+    /** The kernels of a greedy round of {@code drafts} drafts (round.cuh); everything is read from the device. */
+    private void launchRound(int drafts) {
+        for (int i = 0; i < drafts; i++) {
+            roundHeader(i, 1);
+            launchPass(true, 1);
+            copyInts(nextIds, round.view("round token " + (i + 1), (HEADER + i + 1) * 4L, 4), 1);
+        }
+        roundHeader(0, drafts + 1);
+        launchPass(false, drafts + 1);
+        copyInts(nextIds, round.view("round outcome", (HEADER + maxPass) * 4L, maxPass * 4L), drafts + 1);
+    }
+
+    private void roundHeader(int offset, int tokens) {
+        try (KernelArgs args = new KernelArgs().buffer(round).buffer(header).i32(offset).i32(tokens)) {
+            context.launch("qs_round_header", 1, 1, 32, args, "round header at row " + offset + ", " + tokens + " tokens");
+        }
+    }
+
+    private void copyInts(DeviceBuffer src, DeviceBuffer dst, int n) {
+        try (KernelArgs args = new KernelArgs().buffer(src).buffer(dst).i32(n)) {
+            context.launch("qs_copy_ints", 1, 1, 32, args, n + " ints from " + src.name() + " to " + dst.name());
+        }
     }
 
     /** fp32 logits of the last pass's first {@code rows} rows, [rows][vocab]. */
@@ -441,6 +503,12 @@ public final class CudaQuantSpecModel implements AutoCloseable {
         return timeReplays(verifyGraphs[n - 1], perBatch, batches);
     }
 
+    /** GPU ms of one greedy round of {@code drafts} drafts and the verification of drafts + 1 rows (one graph). */
+    public double gpuMillisPerRound(int drafts, int perBatch, int batches) {
+        greedyRound(0, drafts);
+        return timeReplays(roundGraphs[drafts], perBatch, batches);
+    }
+
     private double timeReplays(CudaContext.Graph graph, int perBatch, int batches) {
         graph.launch();
         context.synchronize();
@@ -485,8 +553,10 @@ public final class CudaQuantSpecModel implements AutoCloseable {
     @Override
     public void close() {
         if (draftGraph != null) draftGraph.close();
-        if (verifyGraphs != null) {
-            for (CudaContext.Graph g : verifyGraphs) if (g != null) g.close();
+        for (CudaContext.Graph[] graphs : java.util.Arrays.asList(verifyGraphs, roundGraphs)) {
+            if (graphs != null) {
+                for (CudaContext.Graph g : graphs) if (g != null) g.close();
+            }
         }
         for (int i = owned.size() - 1; i >= 0; i--) {
             try {

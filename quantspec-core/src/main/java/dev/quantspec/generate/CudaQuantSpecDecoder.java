@@ -9,9 +9,11 @@ import dev.quantspec.cuda.CudaQuantSpecModel;
  * when full. Rounds never cross a flush, so greedy output equals step-by-step decoding with the same
  * cache (γ = 0 is exactly that: one-position target passes).
  *
- * <p>Greedy rounds bring back 4 bytes per draft step and 4 per verified position (argmax on the
- * device); sampling downloads the logits and draws with the CPU's {@link TokenPicker} and
- * {@link SpeculativeSampling}, so a seed gives the same choices whenever the logits agree.
+ * <p>A greedy round is one graph launch ({@link CudaQuantSpecModel#greedyRound}: drafts and
+ * verification back to back on the device, argmax on the device) and one download of its tokens.
+ * Sampling runs step by step: each pass's logits come back and are drawn from with the CPU's
+ * {@link TokenPicker} and {@link SpeculativeSampling}, so a seed gives the same choices whenever the
+ * logits agree.
  */
 final class CudaQuantSpecDecoder implements Decoder {
     private final CudaQuantSpecModel model;
@@ -64,36 +66,46 @@ final class CudaQuantSpecDecoder implements Decoder {
         int g = Math.max(0, Math.min(gamma, Math.min(model.positionsBeforeViewChange() - 1, emitter.remaining() - 1)));
         window[0] = input;
 
+        if (picker.greedy()) return greedyRound(input, g, pos, emitter, stats);
         long t0 = System.nanoTime();
         for (int i = 0; i < g; i++) {
-            int greedyNext = model.draftStep(window[i], i);
-            if (picker.greedy()) {
-                window[i + 1] = greedyNext;
-            } else {
-                picker.distribution(model.logits(1), 0, draftProbs, i * vocab);
-                window[i + 1] = picker.sample(draftProbs, i * vocab);
-            }
+            model.draftStep(window[i], i);
+            picker.distribution(model.logits(1), 0, draftProbs, i * vocab);
+            window[i + 1] = picker.sample(draftProbs, i * vocab);
         }
         long t1 = System.nanoTime();
-        int[] targetArgmax = model.verify(window, g + 1);
+        model.verify(window, g + 1);
 
-        int accepted = 0;
-        int last;
-        if (picker.greedy()) {
-            while (accepted < g && window[accepted + 1] == targetArgmax[accepted]) accepted++;
-            last = targetArgmax[accepted];
-        } else {
-            float[] logits = model.logits(g + 1);
-            for (int i = 0; i <= g; i++) picker.distribution(logits, i * vocab, targetProbs, i * vocab);
-            long verdict = SpeculativeSampling.verify(window, draftProbs, targetProbs, g, vocab, uniform);
-            accepted = (int) (verdict >>> 32);
-            last = (int) verdict;
-        }
+        float[] logits = model.logits(g + 1);
+        for (int i = 0; i <= g; i++) picker.distribution(logits, i * vocab, targetProbs, i * vocab);
+        long verdict = SpeculativeSampling.verify(window, draftProbs, targetProbs, g, vocab, uniform);
+        int accepted = (int) (verdict >>> 32);
+        int last = (int) verdict;
         model.accept(pos + accepted + 1);
         stats.draftNanos += t1 - t0;
         stats.verifyNanos += System.nanoTime() - t1;
-        stats.recordRound(g, accepted);
+        return finish(g, accepted, last, emitter, stats);
+    }
 
+    /**
+     * A greedy round as one graph launch (the drafts and the verification back to back on the device):
+     * keep drafts while they equal the target's argmax; the target's choice at the first mismatch (or
+     * after all g) is the round's extra token. The draft/verify split of the time is not observable
+     * from the host here, so the round's time counts as verification.
+     */
+    private int greedyRound(int input, int g, int pos, TokenEmitter emitter, DecodeStats stats) {
+        long t0 = System.nanoTime();
+        int[] outcome = model.greedyRound(input, g);  // [g drafts][g + 1 target argmax]
+        int accepted = 0;
+        while (accepted < g && outcome[accepted] == outcome[g + accepted]) accepted++;
+        for (int i = 0; i < g; i++) window[i + 1] = outcome[i];
+        model.accept(pos + accepted + 1);
+        stats.verifyNanos += System.nanoTime() - t0;
+        return finish(g, accepted, outcome[g + accepted], emitter, stats);
+    }
+
+    private int finish(int g, int accepted, int last, TokenEmitter emitter, DecodeStats stats) {
+        stats.recordRound(g, accepted);
         for (int i = 1; i <= accepted; i++) {
             if (!emitter.emit(window[i])) return -1;
         }

@@ -10,7 +10,9 @@ import dev.quantspec.generate.GenerationRequest;
 import dev.quantspec.generate.GenerationResult;
 import dev.quantspec.generate.KvCacheKind;
 import dev.quantspec.generate.SamplingParams;
+import dev.quantspec.kv.HierarchicalCacheConfig;
 import dev.quantspec.model.Projection;
+import dev.quantspec.safetensors.WeightFiles;
 import dev.quantspec.testing.TestFiles;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -75,6 +77,39 @@ class CudaQuantSpecGpuTest {
         assertThat(s.tokensPerTargetPass()).isGreaterThan(1.0);
         assertThat(Arrays.stream(s.acceptedLengthHistogram()).sum()).isEqualTo(s.targetPasses());
         assertThat(s.acceptedLengthHistogram().length).isLessThanOrEqualTo(gamma + 1);
+    }
+
+    @Test
+    void should_give_the_same_tokens_from_a_fused_greedy_round_as_from_step_by_step_passes() {
+        // given the GPU QuantSpec model on qs-tiny after the prompt (G = 16: rounds also cross flushes)
+        try (CudaContext context = CudaRuntime.get().open(0);
+             WeightFiles files = WeightFiles.open(TestFiles.qsTiny());
+             DeviceLlamaWeights weights = DeviceLlamaWeights.fromFiles(context, engine.config(), files);
+             CudaQuantSpecModel model = new CudaQuantSpecModel(context, weights,
+                     new HierarchicalCacheConfig(G, 64, G), 1024, 4, Projection.MLP, 128, false)) {
+            int input = model.prefill(prompt, 64);
+            int quantizedAfterPrefill = model.quantizedLength();
+            for (int r = 0; r < 40; r++) {
+                int g = Math.min(4, model.positionsBeforeViewChange() - 1);
+                int pos = model.length();
+                // when a round runs step by step (one graph per pass, tokens through the host) ...
+                int[] window = new int[g + 1];
+                window[0] = input;
+                for (int i = 0; i < g; i++) window[i + 1] = model.draftStep(window[i], i);
+                int[] target = model.verify(window, g + 1);
+                // ... and again as one fused graph (the same positions are simply rewritten)
+                int[] fused = model.greedyRound(input, g);
+                // then drafts and target argmax agree exactly
+                assertThat(Arrays.copyOfRange(fused, 0, g)).as("drafts of round %d", r)
+                        .containsExactly(Arrays.copyOfRange(window, 1, g + 1));
+                assertThat(Arrays.copyOfRange(fused, g, 2 * g + 1)).as("target of round %d", r).containsExactly(target);
+                int accepted = 0;
+                while (accepted < g && window[accepted + 1] == target[accepted]) accepted++;
+                model.accept(pos + accepted + 1);
+                input = target[accepted];
+            }
+            assertThat(model.quantizedLength()).as("rounds crossed flushes").isGreaterThanOrEqualTo(quantizedAfterPrefill + 4 * G);
+        }
     }
 
     @Test
