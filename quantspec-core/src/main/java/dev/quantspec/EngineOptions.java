@@ -15,7 +15,8 @@ import java.util.Set;
  * @param prefillChunk          positions per prefill pass (bounds activation memory)
  * @param gamma                 default draft length per QuantSpec round
  * @param groupSize             G of the hierarchical cache (key group and half-buffer size)
- * @param valueGroupSize        channels per value group, or 0 for min(head_dim, 64)
+ * @param valueGroupSize        channels per value group, or 0 for head_dim (one group per head and token, as
+ *                              QUANTSPEC.md has it; the GPU's tensor-core attention needs that)
  * @param residualLength        R, a multiple of G, or 0 for R = G
  * @param draftProjections      which linear layers the draft holds in 4 bits
  * @param draftWeightGroupSize  4-bit weight group along the input dimension
@@ -91,7 +92,7 @@ public record EngineOptions(Backend backend, int threads, int contextLength, int
 
     /** The cache configuration for a model with heads of {@code headDim}. */
     public HierarchicalCacheConfig cacheConfig(int headDim) {
-        int vg = valueGroupSize > 0 ? valueGroupSize : Math.min(headDim, 64);
+        int vg = valueGroupSize > 0 ? valueGroupSize : headDim;
         int r = residualLength > 0 ? residualLength : groupSize;
         return new HierarchicalCacheConfig(groupSize, vg, r);
     }
