@@ -176,6 +176,11 @@ public final class QuantSpecEngine implements AutoCloseable {
         return options;
     }
 
+    /** The GPU's name (e.g. "NVIDIA H200") on the CUDA backend; empty on the CPU backend. */
+    public java.util.Optional<String> deviceName() {
+        return cudaContext == null ? java.util.Optional.empty() : java.util.Optional.of(cudaContext.deviceName());
+    }
+
     public int contextLength() {
         return generator.contextLength();
     }

@@ -159,6 +159,7 @@ final class BenchCommand implements Callable<Integer> {
         String when = ZonedDateTime.now(ZoneOffset.UTC).format(DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm 'UTC'"));
         String section = "\n## " + when + ": bench " + modelName + "\n\n"
                 + "- machine: " + MachineInfo.current().describe() + "\n"
+                + engine.deviceName().map(gpu -> "- GPU: " + gpu + "\n").orElse("")
                 + "- engine: " + engine.backend().name().toLowerCase() + " backend, " + engine.options().threads() + " threads; "
                 + warmup + " warm-up + " + repeat + " measured runs per decoder, medians\n"
                 + "- command: `" + commandLine() + "`\n\n"
