@@ -16,6 +16,9 @@ import java.util.SplittableRandom;
  * the bytes the kernel reads and the fraction of 4262 GB/s. Same method as {@link CudaKernelBenchmark}:
  * random data, enough copies of the layer's cache that a timed batch streams >= 512 MB, median of
  * 7 batches of 20 calls replayed from a CUDA graph. Writes JSON to the path given as the first argument.
+ * DRAFT: every compiled tuning. VERIFY: version 1 (the fallback) beside the version-6 tensor-core
+ * variants without register prefetch (prefetch lost 15-20% on the H200; version 2 lost 10-20% to version 1),
+ * each with its own split, plus the default tuning through {@code runAtHeader} (the decoder's graph path).
  */
 public final class QuantizedAttentionBenchmark {
     private static final long ROTATION_BYTES = 512L << 20;
@@ -55,8 +58,16 @@ public final class QuantizedAttentionBenchmark {
         int copies = (int) Math.max(2, (ROTATION_BYTES + layerBytes - 1) / layerBytes);
         List<DeviceQuantizedKv> layers = new ArrayList<>();
         int rowsQ = view.queries * nHeads;
-        try (DeviceBuffer q = context.allocate("q", rowsQ * 128L * 4); DeviceBuffer o = context.allocate("out", rowsQ * 128L * 4)) {
+        try (DeviceBuffer q = context.allocate("q", rowsQ * 128L * 4); DeviceBuffer o = context.allocate("out", rowsQ * 128L * 4);
+             DeviceBuffer header = context.allocate("pass header", (4L + view.queries) * 4)) {
             q.upload(randomFloats(rowsQ * 128, 1f));
+            // the pass header of the last `queries` buffered rows: pos0, quantized, bufRow0, -, tokens
+            int bufRow0 = BUFFERED - view.queries;
+            int[] h = new int[4 + view.queries];
+            h[0] = quantized + bufRow0;
+            h[1] = quantized;
+            h[2] = bufRow0;
+            header.upload(h);
             for (int i = 0; i < copies; i++) {
                 DeviceQuantizedKv kv = new DeviceQuantizedKv(context, layout);
                 layers.add(kv);
@@ -73,27 +84,47 @@ public final class QuantizedAttentionBenchmark {
                     copyLayer(layers.get(0), kv);
                 }
             }
-            for (QuantizedDecodeAttention.Tuning tuning : QuantizedDecodeAttention.compiled(view, nHeads / nKvHeads, 128)) {
+            int group = nHeads / nKvHeads;
+            QuantizedDecodeAttention.Tuning byDefault = QuantizedDecodeAttention.defaultTuning(view, layout, group);
+            for (QuantizedDecodeAttention.Tuning tuning : QuantizedDecodeAttention.compiled(view, group, 128)) {
                 if (!QuantizedDecodeAttention.fits(tuning, layout)) continue;
+                if (view == QuantizedDecodeAttention.View.VERIFY && !(tuning.version() == 1
+                        || (tuning.version() == 6 && !tuning.mma().prefetch()) || tuning.equals(byDefault))) {
+                    continue;
+                }
                 try (QuantizedDecodeAttention attention = new QuantizedDecodeAttention(context, view, nHeads, layout, tuning, 0)) {
                     int[] next = {0};
-                    Runnable one = () -> attention.run(q, layers.get(next[0]++ % copies), o, quantized, BUFFERED);
-                    double us = timeGraph(one);
-                    long bytes = attention.bytesRead(quantized, BUFFERED) + rowsQ * 128L * 4;
-                    double gbps = bytes / (us * 1e3);
-                    QuantizedDecodeAttention.Split split = attention.split(quantized);
-                    System.out.printf(Locale.ROOT, "%-6s %-12s ctx %6d  %-34s %4d chunks of %5d  %8.1f us  %7.0f GB/s  %5.1f%% of 4262%n",
-                            view, model, ctx, attention.kernelName(), split.chunks(), split.chunkLen(), us, gbps,
-                            100 * gbps / CudaKernelBenchmark.REFERENCE_GBPS);
-                    rows.add(String.format(Locale.ROOT, "{\"view\": \"%s\", \"model\": \"%s\", \"ctx\": %d, \"queries\": %d, "
-                                    + "\"kernel\": \"%s\", \"chunks\": %d, \"us\": %.2f, \"bytes\": %d, \"GBps\": %.1f, \"fraction_of_4262\": %.4f}",
-                            view, model, ctx, view.queries, attention.kernelName(), split.chunks(), us, bytes, gbps,
-                            gbps / CudaKernelBenchmark.REFERENCE_GBPS));
+                    time(model, ctx, rowsQ, view, attention, "host", tuning.equals(byDefault), attention.split(quantized),
+                            () -> attention.run(q, layers.get(next[0]++ % copies), o, quantized, BUFFERED));
+                    if (view == QuantizedDecodeAttention.View.VERIFY && tuning.equals(byDefault)) {
+                        // graph mode, as CudaQuantSpecModel launches it: every split chunk of maxChunks, lengths on the device
+                        time(model, ctx, rowsQ, view, attention, "header", true,
+                                new QuantizedDecodeAttention.Split(attention.split(quantized).chunkLen(), attention.maxChunks()),
+                                () -> attention.runAtHeader(q, nHeads * 128, layers.get(next[0]++ % copies), o, header,
+                                        view.queries, 0));
+                    }
                 }
             }
         } finally {
             layers.forEach(DeviceQuantizedKv::close);
         }
+    }
+
+    private void time(String model, int ctx, int rowsQ, QuantizedDecodeAttention.View view, QuantizedDecodeAttention attention,
+                      String mode, boolean isDefault, QuantizedDecodeAttention.Split split, Runnable one) {
+        int quantized = ctx - BUFFERED;
+        double us = timeGraph(one);
+        long bytes = attention.bytesRead(quantized, BUFFERED) + rowsQ * 128L * 4;
+        double gbps = bytes / (us * 1e3);
+        String kernel = mode.equals("header") ? attention.graphKernelName() : attention.kernelName();
+        System.out.printf(Locale.ROOT, "%-6s %-12s ctx %6d  %-40s %-6s %-15s%s %4d chunks of %5d  %8.1f us  %7.0f GB/s  %5.1f%% of 4262%n",
+                view, model, ctx, kernel, mode, attention.tuning(), isDefault ? "*" : " ", split.chunks(), split.chunkLen(),
+                us, gbps, 100 * gbps / CudaKernelBenchmark.REFERENCE_GBPS);
+        rows.add(String.format(Locale.ROOT, "{\"view\": \"%s\", \"model\": \"%s\", \"ctx\": %d, \"queries\": %d, "
+                        + "\"kernel\": \"%s\", \"tuning\": \"%s\", \"version\": %d, \"mode\": \"%s\", \"default\": %b, "
+                        + "\"chunks\": %d, \"chunkLen\": %d, \"us\": %.2f, \"bytes\": %d, \"GBps\": %.1f, \"fraction_of_4262\": %.4f}",
+                view, model, ctx, view.queries, kernel, attention.tuning(), attention.tuning().version(), mode, isDefault,
+                split.chunks(), split.chunkLen(), us, bytes, gbps, gbps / CudaKernelBenchmark.REFERENCE_GBPS));
     }
 
     private void copyLayer(DeviceQuantizedKv from, DeviceQuantizedKv to) {

@@ -17,6 +17,8 @@ import java.util.List;
  * per (chunk, kv head) handles the query heads of that kv head (GQA without re-reading KV per head
  * for the draft), the buffer is one more chunk, and {@code qs_attn_combine} merges the chunks by
  * log-sum-exp. Owns the partial-result buffers for one layer shape; reuse one instance per layer.
+ * VERIFY runs version 6 (tensor cores, quantkv_mma.cuh) by default wherever it is compiled and fits
+ * (see {@link #defaultTuning}); version 1 is the fallback and can be chosen through {@link Tuning}.
  */
 public final class QuantizedDecodeAttention implements AutoCloseable {
     /** Which cache view and how many queries. */
@@ -45,25 +47,70 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
      * bandwidth in H200 run 1) or version 2 ({@code channelsPerLane} channels per lane, next step's
      * codes loaded before the current one is computed, key weights folded in shared memory) or version 3
      * (the INT4 draft only: version 2 with codes turned into fp16 two at a time and multiplied in half2
-     * FMAs; scores and outputs carry ~1e-3 relative fp16 error, far below the INT4 error itself).
-     * {@link #compiled} lists what quantkv.cuh instantiates.
+     * FMAs; scores and outputs carry ~1e-3 relative fp16 error, far below the INT4 error itself) or
+     * version 6 (INT8 verification only, quantkv_mma.cuh: tensor cores, {@code mma.sync} m16n8k16 fp16 x
+     * fp16 -> fp32; its parameters are in {@link #mma}, {@code channelsPerLane} and {@code unroll} are 0;
+     * build one with {@link #mma(int, int, boolean, int)}). {@link #compiled} lists what is instantiated.
+     *
+     * @param mma the version-6 parameters, null for versions 1-3
      */
-    public record Tuning(int version, int channelsPerLane, int unroll) {
+    public record Tuning(int version, int channelsPerLane, int unroll, Mma mma) {
         public static final Tuning SIMPLE = new Tuning(1, 8, 4);
 
-        /** Positions one warp handles per step: (32 / lanes per position) * unroll. */
+        public Tuning {
+            if ((version == 6) != (mma != null)) {
+                throw new IllegalArgumentException("version 6 (and only it) takes Mma parameters: version " + version
+                        + ", " + mma);
+            }
+        }
+
+        /** A version 1-3 tuning. */
+        public Tuning(int version, int channelsPerLane, int unroll) {
+            this(version, channelsPerLane, unroll, null);
+        }
+
+        /**
+         * A version-6 tuning: the entry points {@code qs_qattn6[g]_b8_h*_g*_p{headsPerBlock}_..._t{mTiles}_f{prefetch}_b{minBlocks}}.
+         */
+        public static Tuning mma(int headsPerBlock, int mTiles, boolean prefetch, int minBlocks) {
+            return new Tuning(6, 0, 0, new Mma(headsPerBlock, mTiles, prefetch, minBlocks));
+        }
+
+        /** Positions one warp handles per step: (32 / lanes per position) * unroll (versions 1-3). */
         int warpSpan(int headDim) {
             return 32 / (headDim / channelsPerLane) * unroll;
         }
+
+        @Override
+        public String toString() {
+            return mma == null ? "v" + version + " c" + channelsPerLane + " u" + unroll
+                    : "v6 p" + mma.headsPerBlock() + " t" + mma.mTiles() + " f" + (mma.prefetch() ? 1 : 0) + " b"
+                    + mma.minBlocks();
+        }
     }
 
-    /** The tunings quantkv.cuh compiles for this view, GQA group and head dim (version 1 first). */
+    /**
+     * Version 6's compile-time parameters (QS_QATTN6_ENTRIES in quantkv_mma.cuh).
+     *
+     * @param headsPerBlock query heads of one kv head in one block (the MMA's N = 8 columns per head: up to 8
+     *                      queries x this); the grid has group / headsPerBlock slices per kv head
+     * @param mTiles        16-position m-tiles per warp step (the key group must be whole steps)
+     * @param prefetch      the next step's codes loaded into registers before the current step is computed
+     * @param minBlocks     the {@code __launch_bounds__} minimum blocks per SM (caps the registers)
+     */
+    public record Mma(int headsPerBlock, int mTiles, boolean prefetch, int minBlocks) {}
+
+    /**
+     * The tunings the .cuh files compile for this view, GQA group and head dim: version 1 first, then
+     * versions 2-3 (quantkv.cuh), then version 6 (quantkv_mma.cuh, VERIFY only), the preferred one of each
+     * family first (the H200 runs of 2026-11-29; bench-results/h200-2026-11-29-mma-verify.md).
+     */
     public static List<Tuning> compiled(View view, int group, int headDim) {
         List<Tuning> list = new ArrayList<>(List.of(Tuning.SIMPLE));
-        if (group == 2) {
-            return list;  // GQA 2 (qs-tiny, qs-small): version 1 only
-        }
         if (view == View.DRAFT) {
+            if (group == 2) {
+                return list;  // GQA 2 (qs-tiny, qs-small): version 1 only
+            }
             if (headDim == 128 && group == 1) {
                 list.addAll(List.of(new Tuning(2, 32, 2), new Tuning(2, 16, 2), new Tuning(2, 16, 4),
                         new Tuning(3, 16, 4), new Tuning(3, 32, 2)));
@@ -74,24 +121,59 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
             } else {
                 list.add(new Tuning(2, 8, 4));
             }
-        } else {
+            return list;
+        }
+        if (group != 2) {  // GQA 2: no version 2
             if (headDim == 128) {
                 list.addAll(List.of(new Tuning(2, 8, 4), new Tuning(2, 8, 2)));
             } else {
                 list.add(new Tuning(2, 8, 2));
             }
         }
+        list.addAll(compiledMma(group, headDim));
         return list;
+    }
+
+    /** QS_QATTN6_ENTRIES of quantkv_mma.cuh, the H200 winner first (the default). */
+    private static List<Tuning> compiledMma(int group, int headDim) {
+        if (group != 1 && group != 2 && group != 4) {
+            return List.of();
+        }
+        if (headDim == 64) {
+            return List.of(Tuning.mma(1, 1, true, 4));  // the only head-dim-64 instantiation (group 1, 2, 4)
+        }
+        return switch (group) {
+            // t2_f0_b3 fastest at 8K/128K/256K, t1_f0_b4 within 3%; prefetch (f1) 15-20% slower
+            case 1 -> List.of(Tuning.mma(1, 2, false, 3), Tuning.mma(1, 1, false, 4), Tuning.mma(1, 1, true, 3),
+                    Tuning.mma(1, 2, true, 2));
+            // 2 query heads per block (2 slices per kv head): 470.8 us at 256K against p1's 522.5
+            case 4 -> List.of(Tuning.mma(2, 1, false, 2), Tuning.mma(1, 1, false, 4), Tuning.mma(1, 1, true, 3),
+                    Tuning.mma(2, 1, true, 1));
+            case 2 -> List.of(Tuning.mma(1, 1, true, 3));  // the only GQA-2 instantiation at head dim 128
+            default -> List.of();
+        };
     }
 
     /**
      * The tuning used when none is given, from the H200 runs of 2026-11-29 (native-kernels/QUANTKV-NOTES.md):
-     * version 3 with 16 channels per lane and unroll 4 for the MHA draft at head dim 128 (run 3: 1.2-1.3x
-     * version 2's 16/4, the previous default, at 8K-256K); version 1 everywhere else (the GQA-4 draft:
-     * version 3 wins at 32K-128K and loses at 256K; verification 10-20% faster than version 2;
-     * head dim 64 not timed).
+     * VERIFY: version 6 (tensor cores; 4-5x version 1) wherever it is compiled and fits the layout (value group
+     * == head dim, G a multiple of 32), its first compiled variant ({@code t2_f0_b3} for MHA at head dim 128,
+     * {@code p2_t1_f0_b2} for GQA 4), else version 1. DRAFT: version 3 with 16 channels per lane and unroll 4
+     * for MHA at head dim 128 (run 3: 1.2-1.3x version 2's 16/4 at 8K-256K), version 1 everywhere else.
      */
     public static Tuning defaultTuning(View view, QuantizedKvLayout layout, int group) {
+        if (view == View.VERIFY) {
+            for (Tuning t : compiledMma(group, layout.headDim())) {
+                if (fits(t, layout)) {
+                    return t;
+                }
+            }
+        }
+        return legacyDefault(view, layout, group);
+    }
+
+    /** The default among versions 1-3 (what sizes their split; the VERIFY default before version 6). */
+    private static Tuning legacyDefault(View view, QuantizedKvLayout layout, int group) {
         Tuning mhaDraft = new Tuning(3, 16, 4);
         if (view == View.DRAFT && group == 1 && layout.headDim() == 128 && fits(mhaDraft, layout)) {
             return mhaDraft;
@@ -100,12 +182,35 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
     }
 
     /**
-     * Whether the kernel can serve the layout: a lane's channels must lie in one value group, and
-     * (version 2, which has no masking in the quantized path) a key group must be whole block steps.
+     * Whether the kernel can serve the layout. Versions 1-3: a lane's channels must lie in one value group,
+     * and (version 2, which has no masking in the quantized path) a key group must be whole block steps.
+     * Version 6: one value group per position (valueGroupSize == headDim: the value scale folds into P) and
+     * key groups of whole warp steps (G a multiple of 32 and of 16 x m-tiles).
      */
     static boolean fits(Tuning t, QuantizedKvLayout layout) {
+        if (t.version() == 6) {
+            int g = layout.groupSize();
+            return layout.valueGroupSize() == layout.headDim() && g % 32 == 0 && g % (16 * t.mma().mTiles()) == 0
+                    && (layout.headDim() == 64 || layout.headDim() == 128);
+        }
         return layout.valueGroupSize() % t.channelsPerLane() == 0
                 && (t.version() == 1 || layout.groupSize() % (4 * t.warpSpan(layout.headDim())) == 0);
+    }
+
+    /**
+     * Quantized chunks for version 6: {@code floor(resident / (kvHeads * slices)) - 1} (at least 1), so the
+     * quantized chunks and the buffer chunk together are one wave of resident blocks. The ceil() of versions
+     * 1-3 overshoots one wave by a few blocks and so starts a second, partial wave of whole chunks: 25-35%
+     * slower for version 6 on the H200 (bench-results/h200-2026-11-29-mma-verify.md, "java" vs "wave").
+     */
+    static int mmaChunks(int residentBlocks, int kvHeads, int slices) {
+        return Math.min(DecodeAttention.MAX_CHUNKS - 1, Math.max(1, residentBlocks / (kvHeads * slices) - 1));
+    }
+
+    /** Quantized chunks for versions 1-3: {@code ceil(resident / (kvHeads * slices))}, at least 1. */
+    static int legacyChunks(int residentBlocks, int kvHeads, int slices) {
+        return Math.min(DecodeAttention.MAX_CHUNKS - 1,
+                Math.max(1, CudaKernels.ceilDiv(residentBlocks, (long) kvHeads * slices)));
     }
 
     static final int THREADS = 128;          // quantkv.cuh QATTN_THREADS
@@ -115,7 +220,8 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
     private final View view;
     private final int nHeads;
     private final QuantizedKvLayout layout;
-    private final String kernel;
+    private final String kernel;              // the host-lengths entry (run)
+    private final String graphKernel;         // the header entry (runAtHeader): the same for versions 1-3
     private final Tuning tuning;
     private final int slices;                 // blocks sharing one chunk of one kv head
     private final int maxChunks;              // quantized chunks at most (the buffer chunk comes on top)
@@ -142,23 +248,30 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
         this.view = view;
         this.nHeads = nHeads;
         this.layout = layout;
-        // The draft keeps every head of a kv head in one block; verification's 5 queries x 4 heads do not fit in registers.
-        int headsPerBlock = view == View.DRAFT ? group : 1;
-        this.slices = group / headsPerBlock;
         if (!compiled(view, group, layout.headDim()).contains(tuning) || !fits(tuning, layout)) {
             throw new IllegalArgumentException(tuning + " is not compiled for " + view + " with GQA group " + group
-                    + " or does not fit " + layout + " (value group % channels per lane, G % 4 warp steps)");
+                    + " and head dim " + layout.headDim() + " or does not fit " + layout + " (versions 1-3: value group"
+                    + " % channels per lane, G % 4 warp steps; version 6: value group == head dim, G % 32)");
         }
         this.tuning = tuning;
         this.kernel = kernelName(view, group, layout.headDim(), tuning);
-        // The split is a property of (device, layout, view) only: sized by the occupancy of the view's
-        // DEFAULT tuning whatever tuning this instance runs, so every instance for one layer shape and
-        // view cuts the context the same way (runAtHeader's bits depend on the split).
-        String sizing = kernelName(view, group, layout.headDim(), defaultTuning(view, layout, group));
-        int blocksPerSm = Math.max(1, context.maxActiveBlocksPerMultiprocessor(sizing, THREADS));
-        int targetBlocks = context.multiprocessorCount() * blocksPerSm;
-        int byOccupancy = Math.min(DecodeAttention.MAX_CHUNKS - 1,
-                Math.max(1, CudaKernels.ceilDiv(targetBlocks, (long) layout.kvHeads() * slices)));
+        this.graphKernel = graphKernelName(view, group, layout.headDim(), tuning);
+        this.slices = slices(view, group, tuning);
+        int byOccupancy;
+        if (tuning.version() == 6) {
+            // Version 6: one wave of its own kernel's resident blocks (both entries; they share launch bounds).
+            int blocksPerSm = Math.max(1, Math.min(context.maxActiveBlocksPerMultiprocessor(kernel, THREADS),
+                    context.maxActiveBlocksPerMultiprocessor(graphKernel, THREADS)));
+            byOccupancy = mmaChunks(context.multiprocessorCount() * blocksPerSm, layout.kvHeads(), slices);
+        } else {
+            // Versions 1-3: sized by the occupancy of the view's default among versions 1-3 whatever tuning
+            // this instance runs, so every such instance for one layer shape and view cuts the context the same way.
+            String sizing = kernelName(view, group, layout.headDim(), legacyDefault(view, layout, group));
+            int blocksPerSm = Math.max(1, context.maxActiveBlocksPerMultiprocessor(sizing, THREADS));
+            byOccupancy = legacyChunks(context.multiprocessorCount() * blocksPerSm, layout.kvHeads(), slices);
+        }
+        // A property of (device, layout, view, tuning) only, never of a launch's queries or firstQuery:
+        // runAtHeader's bits depend on the split, and the decoder's batch invariance on that.
         this.maxChunks = maxChunksOverride > 0 ? maxChunksOverride : byOccupancy;
         long rows = (long) view.queries * nHeads;
         partialAcc = context.allocate("quantized attention partial sums f32[" + rows + "][" + (maxChunks + 1) + "]["
@@ -169,12 +282,42 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
                 rows * (maxChunks + 1) * 4);
     }
 
-    /** The kernel entry point for a view, GQA group, head dim and tuning (see quantkv.cuh). */
+    /**
+     * Blocks sharing one chunk of one kv head: the draft keeps every head of a kv head in one block; version
+     * 1-2 verification one head per block (5 queries x 4 heads do not fit in registers); version 6
+     * {@code headsPerBlock} heads per block.
+     */
+    static int slices(View view, int group, Tuning tuning) {
+        if (tuning.version() == 6) {
+            return group / tuning.mma().headsPerBlock();
+        }
+        return view == View.DRAFT ? 1 : group;
+    }
+
+    /** The host-lengths kernel entry point for a view, GQA group, head dim and tuning (quantkv.cuh, quantkv_mma.cuh). */
     static String kernelName(View view, int group, int headDim, Tuning tuning) {
+        if (tuning.version() == 6) {
+            Mma m = tuning.mma();
+            return "qs_qattn6_b" + view.bits + "_h" + headDim + "_g" + group + "_p" + m.headsPerBlock() + "_q"
+                    + view.queries + "_t" + m.mTiles() + "_f" + (m.prefetch() ? 1 : 0) + "_b" + m.minBlocks();
+        }
         int headsPerBlock = view == View.DRAFT ? group : 1;
         String family = tuning.version() == 1 ? "qs_qattn_b" : "qs_qattn" + tuning.version() + "_b";
         return family + view.bits + "_h" + headDim + "_g" + group + "_p" + headsPerBlock + "_q" + view.queries
                 + (tuning.version() == 1 ? "" : "_c" + tuning.channelsPerLane() + "_u" + tuning.unroll());
+    }
+
+    /**
+     * The entry point {@link #runAtHeader} launches: version 6's graph entry {@code qs_qattn6g_*} (header,
+     * firstQuery, nq, qRowStride, maxChunks), else the host entry in header mode.
+     */
+    static String graphKernelName(View view, int group, int headDim, Tuning tuning) {
+        if (tuning.version() == 6) {
+            Mma m = tuning.mma();
+            return "qs_qattn6g_b" + view.bits + "_h" + headDim + "_g" + group + "_p" + m.headsPerBlock() + "_t"
+                    + m.mTiles() + "_f" + (m.prefetch() ? 1 : 0) + "_b" + m.minBlocks();
+        }
+        return kernelName(view, group, headDim, tuning);
     }
 
     /**
@@ -268,6 +411,20 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
         float scaleLog2 = (float) (1.0 / Math.sqrt(l.headDim()) / Math.log(2.0));
         int chunks = maxChunks + 1;
         String where = shapes + ", graph mode: " + maxChunks + " quantized chunks + the buffer";
+        if (tuning.version() == 6) {
+            // qs_qattn6g_*: (..., header, firstQuery, nq, qRowStride, capacity, maxGroups, bufCapacity, groupSize,
+            // valueGroupSize, maxChunks, scaleLog2); the chunk length is derived from header[1] on the device
+            try (KernelArgs args = new KernelArgs().buffer(q).buffer(kv.keyUpper).buffer(kv.keyLower)
+                    .buffer(kv.valueUpper).buffer(kv.valueLower).buffer(kv.keyParams).buffer(kv.valueParams)
+                    .buffer(kv.bufferKeys).buffer(kv.bufferValues).buffer(partialAcc).buffer(partialMax)
+                    .buffer(partialSum).buffer(header).i32(firstQuery).i32(queries).i32(qRowStride).i32(l.capacity())
+                    .i32(l.maxGroups()).i32(l.bufferCapacity()).i32(l.groupSize()).i32(l.valueGroupSize())
+                    .i32(maxChunks).f32(scaleLog2)) {
+                context.launch(graphKernel, chunks * slices, l.kvHeads(), THREADS, args, where);
+            }
+            combine(out, queries * nHeads, chunks, where);
+            return;
+        }
         try (KernelArgs args = new KernelArgs().buffer(q).buffer(kv.keyUpper).buffer(kv.keyLower).buffer(kv.valueUpper)
                 .buffer(kv.valueLower).buffer(kv.keyParams).buffer(kv.valueParams).buffer(kv.bufferKeys)
                 .buffer(kv.bufferValues).buffer(partialAcc).buffer(partialMax).buffer(partialSum).i32(0)
@@ -308,8 +465,14 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
         return perTokenPlanes * quantized + keyParams + valueParams + buffer;
     }
 
+    /** The entry point {@link #run} launches. */
     public String kernelName() {
         return kernel;
+    }
+
+    /** The entry point {@link #runAtHeader} launches (version 6: {@code qs_qattn6g_*}; else {@link #kernelName()}). */
+    public String graphKernelName() {
+        return graphKernel;
     }
 
     public Tuning tuning() {
