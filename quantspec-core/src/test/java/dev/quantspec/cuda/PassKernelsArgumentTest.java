@@ -53,7 +53,9 @@ class PassKernelsArgumentTest {
         assertThat(QuantizedDecodeAttention.kernelName(DRAFT, 2, 64, simple)).isEqualTo("qs_qattn_b4_h64_g2_p2_q1");
         assertThat(QuantizedDecodeAttention.kernelName(VERIFY, 2, 64, simple)).isEqualTo("qs_qattn_b8_h64_g2_p1_q5");
         assertThat(QuantizedDecodeAttention.compiled(DRAFT, 2, 128)).containsExactly(simple);
-        assertThat(QuantizedDecodeAttention.defaultTuning(VERIFY, layout, 2)).isEqualTo(simple);
+        // the layout's value group spans the head, so verification defaults to the tensor-core kernel (version 6)
+        assertThat(QuantizedDecodeAttention.defaultTuning(VERIFY, layout, 2))
+                .isEqualTo(QuantizedDecodeAttention.Tuning.mma(1, 1, true, 4));
     }
 
     @Test
