@@ -593,3 +593,577 @@ QS_QATTN6_ENTRIES(128, 2, 1, 1, 1, 3)
 QS_QATTN6_ENTRIES(64, 1, 1, 1, 1, 4)
 QS_QATTN6_ENTRIES(64, 2, 1, 1, 1, 4)
 QS_QATTN6_ENTRIES(64, 4, 1, 1, 1, 4)
+
+// ================================================================================================================
+// Version 7: the INT4 draft attention (upper nibbles only, k = u*s + m, v = u*s_t + m_t, plus the fp16 buffer) on
+// tensor cores, built from version 6. See native-kernels/QUANTKV-NOTES.md, "Version 7".
+//
+// Columns: one n-tile of 8 columns, col = qi * HPB + hs (query qi of the launch, head slot hs of the block's HPB
+// query heads); with one query the MHA layer uses 1 column of 8 (the issue cost is in the dequantization, not the
+// MMA), GQA 4 uses 4. A launch may carry up to 8 / HPB queries (columns of the others are zero / masked).
+// Codes: a 16-bit half of a code word holds 4 channels (nibbles at bits 0, 4, 8, 12); nibble k of BOTH halves is
+// moved to bits 4..7 (k = 0: << 4, 1: none, 2: >> 4, 3: >> 8) and OR-ed into 0x6400, so one LOP3 (+ one shift for
+// k != 1) gives half2 (1024 + 16u, 1024 + 16u') exactly, units s/16 as version 6's c8.
+// Keys: thread j = lane % 4 owns channels [j*HD/4, (j+1)*HD/4) of a position (16 bytes at HD 128); its word w
+// (channels 8w..8w+7) gives R_k = (channel 8w+k, channel 8w+k+4), k = 0..3; k-slice 2w is (a0, a2) = (R_0, R_1) of
+// row g and (a1, a3) of row g+8, with B = (B[8w], B[8w+4]), (B[8w+1], B[8w+5]); k-slice 2w+1 uses R_2, R_3.
+// B = fp16(q scaleLog2 s / 16), the accumulator starts at  sum_c q_c (m_c + 7.5 s_c) - 1144 sum_c B_c, so the
+// score is sum_c B_c (16u - 120) + ... (centred: the fp16 rounding of B multiplies |u - 7.5| <= 7.5 steps).
+// Values: thread g owns channels [g*HD/8, (g+1)*HD/8) (8 bytes at HD 128) of positions 2j, 2j+1, 2j+8, 2j+9; a PRMT
+// puts channels 0..3 (or 4..7) of a word of two positions into the two halves of one word, so the same nibble
+// extraction gives (channel c at position p, channel c at position p+1): an A register. m-tile mt row g is
+// channel g*HD/8 + 2mt, row g+8 channel g*HD/8 + 2mt + 1 (as version 6). P^T by movmatrix, value scale folded
+// into P (B = fp16(p s_t / 16)), offset p (m_t + 7.5 s_t) - 1144 B in a per-column fp32 sum.
+// ================================================================================================================
+namespace qs7 {
+template <int K>
+__device__ __forceinline__ uint32_t nib_half2(uint32_t x) {  // half2 (1024 + 16 n_lo, 1024 + 16 n_hi), nibble K
+    const uint32_t y = K == 0 ? x << 4 : K == 1 ? x : K == 2 ? x >> 4 : x >> 8;
+    return (y & 0x00F000F0u) | 0x64006400u;
+}
+__device__ __forceinline__ void cp16(void* smem, const void* gmem) {  // cp.async, 16 bytes, L2 only
+    const uint32_t a = (uint32_t)__cvta_generic_to_shared(smem);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(a), "l"(gmem));
+}
+__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;"); }
+template <int N>
+__device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;" ::"n"(N)); }
+template <int W>
+__device__ __forceinline__ void lds_words(const uint8_t* p, uint32_t (&r)[W]) {
+    if constexpr (W == 4) {
+        const uint4 v = *reinterpret_cast<const uint4*>(p);
+        r[0] = v.x; r[1] = v.y; r[2] = v.z; r[3] = v.w;
+    } else if constexpr (W == 2) {
+        const uint2 v = *reinterpret_cast<const uint2*>(p);
+        r[0] = v.x; r[1] = v.y;
+    } else {
+        r[0] = *reinterpret_cast<const uint32_t*>(p);
+    }
+}
+}  // namespace qs7
+
+// S > 0 (version 7 "s"): the codes and value params of a warp's units go through a per-warp S-stage cp.async
+// pipeline in shared memory (S - 1 units in flight while one is computed, no registers held for them); the next key
+// group's params wait in registers (as PF). S == 0: register loads (PF: of the next unit too).
+template <int HD, int GROUP, int HPB, int TM, bool PF, int S = 0>
+__device__ __forceinline__ void qs_qattn7_body(
+    const float* __restrict__ q, int qRowStride, const uint8_t* __restrict__ kUpper,
+    const uint8_t* __restrict__ vUpper, const float2* __restrict__ kParams, const float2* __restrict__ vParams,
+    const __half* __restrict__ bufK, const __half* __restrict__ bufV, float* __restrict__ partialAcc,
+    float* __restrict__ partialMax, float* __restrict__ partialSum, bool isBuffer, int qStart, int qEnd, int chunk,
+    int slots, int bufRow0, int firstQuery, int nq, int capacity, int maxGroups, int bufCapacity, int groupSize,
+    float scaleLog2) {
+    using namespace qs6;
+    using qs7::nib_half2;
+    constexpr int NT = 1;
+    constexpr int COLS = 8;
+    constexpr int SLICES = GROUP / HPB;
+    constexpr bool STREAM = SLICES == 1;
+    constexpr int KS = HD / 16;             // key k-slices
+    constexpr int KW = HD / 32;             // key code words per row and thread (upper plane only)
+    constexpr int MT = HD / 16;             // value m-tiles (channels)
+    constexpr int VW = HD / 64;             // value code words per position and thread
+    constexpr int UNIT = 16 * TM;
+    constexpr int SMP = HD + 4;
+    constexpr int KPF = HD / 64;
+    constexpr bool KPRE = PF || S > 0;      // next key group's params prefetched into registers
+    constexpr int RB = HD / 2;              // bytes of a position's codes (one plane)
+    constexpr int KSTR = RB, VSTR = RB + 16; // smem row strides (values padded: conflict-free 8/4-byte reads)
+    constexpr int STAGE = UNIT * (KSTR + VSTR + 8);
+    constexpr int PIPE = S > 0 ? WARPS * S * STAGE : 0;
+    constexpr int ACCB = WARPS * COLS * SMP * 4;
+    static_assert(GROUP % HPB == 0 && 8 % HPB == 0 && (HD == 64 || HD == 128), "shape");
+    static_assert(S == 0 || !PF, "the pipeline replaces register prefetch");
+
+    __shared__ __align__(16) float smQ[COLS][HD];
+    __shared__ float smMax[WARPS][COLS];
+    __shared__ float smSum[WARPS][COLS];
+    __shared__ __align__(16) uint8_t smRaw[PIPE > ACCB ? PIPE : ACCB];  // the pipeline, then the merge
+    auto& smAcc = *reinterpret_cast<float (*)[WARPS][COLS][SMP]>(smRaw);
+    __shared__ __align__(16) float4 smKP[KPRE ? WARPS : 1][HD / 2];
+
+    const int slice = blockIdx.x % SLICES;
+    const int kvHead = blockIdx.y;
+    const int nHeads = gridDim.y * GROUP;
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int g = lane >> 2;
+    const int j = lane & 3;
+
+    for (int idx = threadIdx.x; idx < COLS * HD; idx += THREADS) {
+        const int col = idx / HD, d = idx % HD;
+        const int qi = col / HPB;
+        const int head = kvHead * GROUP + slice * HPB + col % HPB;
+        smQ[col][d] = qi < nq ? q[(size_t)qi * qRowStride + (size_t)head * HD + d] * scaleLog2 : 0.0f;
+    }
+    __syncthreads();
+
+    float acc[MT][NT][4];
+    float runMax[NT][2], runSum[NT][2], base[NT][2], bias[NT][2];
+    uint32_t bq[NT][KS][2];
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+            runMax[nt][e] = QS_ATTN_NO_SCORE;
+            runSum[nt][e] = 0.0f;
+            base[nt][e] = 0.0f;
+            bias[nt][e] = 0.0f;
+        }
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) acc[mt][nt][i] = 0.0f;
+#pragma unroll
+        for (int s = 0; s < KS; ++s) bq[nt][s][0] = bq[nt][s][1] = 0u;
+    }
+
+    auto rescale = [&](auto& s) {
+        constexpr int T = sizeof(s) / sizeof(s[0]);
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+                float m = runMax[nt][e];
+#pragma unroll
+                for (int t = 0; t < T; ++t) m = fmaxf(m, fmaxf(s[t][nt][e], s[t][nt][2 + e]));
+                m = fmaxf(m, __shfl_xor_sync(QS_FULL_MASK, m, 4));
+                m = fmaxf(m, __shfl_xor_sync(QS_FULL_MASK, m, 8));
+                m = fmaxf(m, __shfl_xor_sync(QS_FULL_MASK, m, 16));
+                const float corr = exp2f(runMax[nt][e] - m);
+                runMax[nt][e] = m;
+                runSum[nt][e] *= corr;
+                base[nt][e] *= corr;
+#pragma unroll
+                for (int mt = 0; mt < MT; ++mt) {
+                    acc[mt][nt][e] *= corr;
+                    acc[mt][nt][2 + e] *= corr;
+                }
+            }
+        }
+    };
+
+    const int nRows = isBuffer ? bufRow0 + firstQuery + nq : qEnd - qStart;
+    const int nUnits = isBuffer ? (nRows + 15) / 16 : nRows / UNIT;
+    const int u0 = isBuffer ? warp : warp * nUnits / WARPS;
+    const int u1 = isBuffer ? nUnits : (warp + 1) * nUnits / WARPS;
+
+    if (!isBuffer) {
+        const size_t rowBase = (size_t)kvHead * capacity;
+        const uint8_t* kUr = kUpper + rowBase * (HD / 2) + j * (HD / 8);
+        const uint8_t* vUr = vUpper + rowBase * (HD / 2) + g * (HD / 16);
+        const float2* vP = vParams + rowBase;  // valueGroupSize == HD: one (s, m) per position
+        struct Loads {
+            uint32_t ku[TM][2][KW], vu[TM][4][VW];
+            float2 vp[TM][2];
+        };
+        auto loadUnit = [&](Loads& L, int p0) {
+#pragma unroll
+            for (int mt = 0; mt < TM; ++mt) {
+#pragma unroll
+                for (int r = 0; r < 2; ++r) {
+                    const size_t pos = p0 + 16 * mt + g + 8 * r;
+                    load_words<KW, STREAM>(kUr + pos * (HD / 2), L.ku[mt][r]);
+                    L.vp[mt][r] = __ldg(vP + pos);
+                }
+#pragma unroll
+                for (int i = 0; i < 4; ++i) {
+                    const size_t pos = p0 + 16 * mt + 2 * j + (i & 1) + 8 * (i >> 1);
+                    load_words<VW, STREAM>(vUr + pos * (HD / 2), L.vu[mt][i]);
+                }
+            }
+        };
+        const float4* kpAll = reinterpret_cast<const float4*>(kParams + (size_t)kvHead * maxGroups * HD);
+        float4 kpre[KPF];
+        if (KPRE && u0 < u1) {
+            const int g0 = (qStart + u0 * UNIT) / groupSize;
+#pragma unroll
+            for (int i = 0; i < KPF; ++i) kpre[i] = __ldg(kpAll + (size_t)g0 * (HD / 2) + i * 32 + lane);
+        }
+        Loads cur;
+        if (PF && u0 < u1) loadUnit(cur, qStart + u0 * UNIT);
+        // pipeline (S > 0): unit u of the warp goes to stage (u - u0) % S
+        uint8_t* const myStages = smRaw + (S > 0 ? warp * S * STAGE : 0);
+        auto issue = [&](int u, int st) {
+            const int p0 = qStart + u * UNIT;
+            uint8_t* sb = myStages + st * STAGE;
+            constexpr int CPR = RB / 16, NCH = UNIT * CPR;
+            static_assert(NCH % 32 == 0, "chunks");
+#pragma unroll
+            for (int i = 0; i < NCH / 32; ++i) {
+                const int c = lane + 32 * i, row = c / CPR, col = c % CPR;
+                const size_t src = (rowBase + p0 + row) * RB + col * 16;
+                qs7::cp16(sb + row * KSTR + col * 16, kUpper + src);
+                qs7::cp16(sb + UNIT * KSTR + row * VSTR + col * 16, vUpper + src);
+            }
+            if (lane < UNIT / 2) qs7::cp16(sb + UNIT * (KSTR + VSTR) + lane * 16, vP + p0 + 2 * lane);
+        };
+        if constexpr (S > 0) {
+#pragma unroll
+            for (int st = 0; st < S - 1; ++st) {
+                if (u0 + st < u1) issue(u0 + st, st);
+                qs7::cp_commit();
+            }
+        }
+        int curGroup = -1;
+        for (int u = u0; u < u1; ++u) {
+            const int p0 = qStart + u * UNIT;
+            Loads nxt;
+            if constexpr (S > 0) {
+                if (u + S - 1 < u1) issue(u + S - 1, (u - u0 + S - 1) % S);
+                qs7::cp_commit();
+                qs7::cp_wait<S - 1>();
+                __syncwarp();
+                const uint8_t* sb = myStages + ((u - u0) % S) * STAGE;
+#pragma unroll
+                for (int mt = 0; mt < TM; ++mt) {
+#pragma unroll
+                    for (int r = 0; r < 2; ++r) {
+                        const int row = 16 * mt + g + 8 * r;
+                        qs7::lds_words<KW>(sb + row * KSTR + j * (HD / 8), cur.ku[mt][r]);
+                        cur.vp[mt][r] = *reinterpret_cast<const float2*>(sb + UNIT * (KSTR + VSTR) + row * 8);
+                    }
+#pragma unroll
+                    for (int i = 0; i < 4; ++i) {
+                        const int row = 16 * mt + 2 * j + (i & 1) + 8 * (i >> 1);
+                        qs7::lds_words<VW>(sb + UNIT * KSTR + row * VSTR + g * (HD / 16), cur.vu[mt][i]);
+                    }
+                }
+                __syncwarp();  // every lane has its registers: the stage may be refilled
+            } else if constexpr (PF) {
+                if (u + 1 < u1) loadUnit(nxt, p0 + UNIT);
+            } else {
+                loadUnit(cur, p0);
+            }
+            auto& ku = cur.ku;
+            auto& vu = cur.vu;
+            auto& vp = cur.vp;
+            const int grp = p0 / groupSize;
+            if (grp != curGroup) {
+                curGroup = grp;
+                const float4* kp;
+                if constexpr (KPRE) {
+                    __syncwarp();
+#pragma unroll
+                    for (int i = 0; i < KPF; ++i) smKP[warp][i * 32 + lane] = kpre[i];
+                    __syncwarp();
+                    if (grp + 1 < maxGroups) {
+#pragma unroll
+                        for (int i = 0; i < KPF; ++i)
+                            kpre[i] = __ldg(kpAll + (size_t)(grp + 1) * (HD / 2) + i * 32 + lane);
+                    }
+                    kp = &smKP[warp][j * (HD / 8)];
+                } else {
+                    kp = kpAll + (size_t)grp * (HD / 2) + j * (HD / 8);
+                }
+                float bpart[NT];
+#pragma unroll
+                for (int nt = 0; nt < NT; ++nt) bpart[nt] = 0.0f;
+#pragma unroll
+                for (int w = 0; w < KW; ++w) {
+                    float sc[8], off[8];
+#pragma unroll
+                    for (int i = 0; i < 4; ++i) {
+                        const float4 p = KPRE ? kp[4 * w + i] : __ldg(kp + 4 * w + i);  // channels 8w+2i, 8w+2i+1
+                        sc[2 * i] = p.x * 0.0625f;
+                        off[2 * i] = fmaf(7.5f, p.x, p.y);
+                        sc[2 * i + 1] = p.z * 0.0625f;
+                        off[2 * i + 1] = fmaf(7.5f, p.z, p.w);
+                    }
+#pragma unroll
+                    for (int nt = 0; nt < NT; ++nt) {
+                        const float* qr = &smQ[nt * 8 + g][j * (HD / 4) + 8 * w];
+                        const float4 qa = *reinterpret_cast<const float4*>(qr);
+                        const float4 qb = *reinterpret_cast<const float4*>(qr + 4);
+                        const float x[8] = {qa.x, qa.y, qa.z, qa.w, qb.x, qb.y, qb.z, qb.w};
+                        float wv[8];
+#pragma unroll
+                        for (int c = 0; c < 8; ++c) wv[c] = x[c] * sc[c];
+                        bq[nt][2 * w][0] = pack_half2(wv[0], wv[4]);
+                        bq[nt][2 * w][1] = pack_half2(wv[1], wv[5]);
+                        bq[nt][2 * w + 1][0] = pack_half2(wv[2], wv[6]);
+                        bq[nt][2 * w + 1][1] = pack_half2(wv[3], wv[7]);
+                        const uint32_t hw[4] = {bq[nt][2 * w][0], bq[nt][2 * w][1], bq[nt][2 * w + 1][0],
+                                                bq[nt][2 * w + 1][1]};
+                        float b = bpart[nt];
+#pragma unroll
+                        for (int c = 0; c < 8; ++c) b = fmaf(x[c], off[c], b);
+#pragma unroll
+                        for (int k = 0; k < 4; ++k) {
+                            const float2 f = unpack_half2(hw[k]);
+                            b = fmaf(-1144.0f, f.x, b);
+                            b = fmaf(-1144.0f, f.y, b);
+                        }
+                        bpart[nt] = b;
+                    }
+                }
+#pragma unroll
+                for (int nt = 0; nt < NT; ++nt) {
+                    float b = bpart[nt];
+                    b += __shfl_xor_sync(QS_FULL_MASK, b, 1);
+                    b += __shfl_xor_sync(QS_FULL_MASK, b, 2);  // column nt*8 + g, in all 4 lanes of row g
+                    bias[nt][0] = __shfl_sync(QS_FULL_MASK, b, 8 * j);
+                    bias[nt][1] = __shfl_sync(QS_FULL_MASK, b, 8 * j + 4);
+                }
+            }
+            // ---- scores
+            float s[TM][NT][4];
+#pragma unroll
+            for (int mt = 0; mt < TM; ++mt) {
+#pragma unroll
+                for (int nt = 0; nt < NT; ++nt) {
+                    s[mt][nt][0] = s[mt][nt][2] = bias[nt][0];
+                    s[mt][nt][1] = s[mt][nt][3] = bias[nt][1];
+                }
+#pragma unroll
+                for (int w = 0; w < KW; ++w) {
+                    const uint32_t x0 = ku[mt][0][w], x8 = ku[mt][1][w];
+                    const uint32_t r00 = nib_half2<0>(x0), r01 = nib_half2<1>(x0), r02 = nib_half2<2>(x0),
+                                   r03 = nib_half2<3>(x0);
+                    const uint32_t r80 = nib_half2<0>(x8), r81 = nib_half2<1>(x8), r82 = nib_half2<2>(x8),
+                                   r83 = nib_half2<3>(x8);
+#pragma unroll
+                    for (int nt = 0; nt < NT; ++nt) {
+                        mma16816(s[mt][nt], r00, r80, r01, r81, bq[nt][2 * w][0], bq[nt][2 * w][1]);
+                        mma16816(s[mt][nt], r02, r82, r03, r83, bq[nt][2 * w + 1][0], bq[nt][2 * w + 1][1]);
+                    }
+                }
+            }
+            rescale(s);
+            // ---- probabilities (value scale folded in) and O^T += V^T P^T
+#pragma unroll
+            for (int mt = 0; mt < TM; ++mt) {
+                uint32_t bp[NT][2];
+#pragma unroll
+                for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+                    for (int r = 0; r < 2; ++r) {
+                        const float vs = vp[mt][r].x * 0.0625f;
+                        const float voff = fmaf(7.5f, vp[mt][r].x, vp[mt][r].y);
+                        float p[2], pp[2];
+#pragma unroll
+                        for (int e = 0; e < 2; ++e) {
+                            p[e] = exp2f(s[mt][nt][2 * r + e] - runMax[nt][e]);
+                            runSum[nt][e] += p[e];
+                            pp[e] = p[e] * vs;
+                        }
+                        const uint32_t h = pack_half2(pp[0], pp[1]);
+                        const float2 f = unpack_half2(h);
+                        base[nt][0] = fmaf(p[0], voff, fmaf(-1144.0f, f.x, base[nt][0]));
+                        base[nt][1] = fmaf(p[1], voff, fmaf(-1144.0f, f.y, base[nt][1]));
+                        bp[nt][r] = movtrans(h);
+                    }
+                }
+#pragma unroll
+                for (int w = 0; w < VW; ++w) {
+                    // channels 8w..8w+3 (L) / 8w+4..8w+7 (H) of positions (2j, 2j+1) (A) and (2j+8, 2j+9) (B)
+                    const uint32_t AL = __byte_perm(vu[mt][0][w], vu[mt][1][w], 0x5410);
+                    const uint32_t AH = __byte_perm(vu[mt][0][w], vu[mt][1][w], 0x7632);
+                    const uint32_t BL = __byte_perm(vu[mt][2][w], vu[mt][3][w], 0x5410);
+                    const uint32_t BH = __byte_perm(vu[mt][2][w], vu[mt][3][w], 0x7632);
+                    const uint32_t a[4][4] = {
+                        {nib_half2<0>(AL), nib_half2<1>(AL), nib_half2<0>(BL), nib_half2<1>(BL)},
+                        {nib_half2<2>(AL), nib_half2<3>(AL), nib_half2<2>(BL), nib_half2<3>(BL)},
+                        {nib_half2<0>(AH), nib_half2<1>(AH), nib_half2<0>(BH), nib_half2<1>(BH)},
+                        {nib_half2<2>(AH), nib_half2<3>(AH), nib_half2<2>(BH), nib_half2<3>(BH)}};
+#pragma unroll
+                    for (int mm = 0; mm < 4; ++mm)
+#pragma unroll
+                        for (int nt = 0; nt < NT; ++nt)
+                            mma16816(acc[4 * w + mm][nt], a[mm][0], a[mm][1], a[mm][2], a[mm][3], bp[nt][0],
+                                     bp[nt][1]);
+                }
+            }
+            if constexpr (PF) cur = nxt;
+        }
+    } else if (u0 < u1) {
+        // ---- the fp16 buffer (as version 6): natural channel order, query weights = q * scaleLog2
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) {
+            const float* qr = &smQ[nt * 8 + g][j * (HD / 4)];
+#pragma unroll
+            for (int s = 0; s < KS; ++s) {
+                bq[nt][s][0] = pack_half2(qr[4 * s], qr[4 * s + 1]);
+                bq[nt][s][1] = pack_half2(qr[4 * s + 2], qr[4 * s + 3]);
+            }
+        }
+        const __half* kB = bufK + (size_t)kvHead * bufCapacity * HD + j * (HD / 4);
+        const __half* vB = bufV + (size_t)kvHead * bufCapacity * HD + g * (HD / 8);
+        const int lastVisible = bufRow0 + firstQuery;  // + qi
+        for (int u = u0; u < u1; u += WARPS) {
+            const int r0 = 16 * u;
+            uint32_t kw[2][HD / 8], vw[4][HD / 16];
+#pragma unroll
+            for (int r = 0; r < 2; ++r) {
+                const int row = r0 + g + 8 * r;
+                load_halves<HD / 8>(kB + (size_t)(row < nRows ? row : 0) * HD, kw[r]);
+            }
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const int row = r0 + 2 * j + (i & 1) + 8 * (i >> 1);
+                load_halves<HD / 16>(vB + (size_t)(row < nRows ? row : 0) * HD, vw[i]);
+            }
+            float s[1][NT][4];
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+                for (int i = 0; i < 4; ++i) s[0][nt][i] = 0.0f;
+#pragma unroll
+                for (int ks = 0; ks < KS; ++ks)
+                    mma16816(s[0][nt], kw[0][2 * ks], kw[1][2 * ks], kw[0][2 * ks + 1], kw[1][2 * ks + 1],
+                             bq[nt][ks][0], bq[nt][ks][1]);
+#pragma unroll
+                for (int i = 0; i < 4; ++i) {
+                    const int row = r0 + g + 8 * (i >> 1);
+                    const int qi = (nt * 8 + 2 * j + (i & 1)) / HPB;
+                    if (qi >= nq || row > lastVisible + qi) s[0][nt][i] = -INFINITY;
+                }
+            }
+            rescale(s);
+            uint32_t bp[NT][2];
+#pragma unroll
+            for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+                for (int r = 0; r < 2; ++r) {
+                    float p[2];
+#pragma unroll
+                    for (int e = 0; e < 2; ++e) {
+                        p[e] = exp2f(s[0][nt][2 * r + e] - runMax[nt][e]);
+                        runSum[nt][e] += p[e];
+                    }
+                    bp[nt][r] = movtrans(pack_half2(p[0], p[1]));
+                }
+            }
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt) {
+                const uint32_t a0 = __byte_perm(vw[0][mt], vw[1][mt], 0x5410);
+                const uint32_t a1 = __byte_perm(vw[0][mt], vw[1][mt], 0x7632);
+                const uint32_t a2 = __byte_perm(vw[2][mt], vw[3][mt], 0x5410);
+                const uint32_t a3 = __byte_perm(vw[2][mt], vw[3][mt], 0x7632);
+#pragma unroll
+                for (int nt = 0; nt < NT; ++nt) mma16816(acc[mt][nt], a0, a1, a2, a3, bp[nt][0], bp[nt][1]);
+            }
+        }
+    }
+
+    // ---- merge the 4 warps (the value offsets join the accumulators) and write the partials
+    if constexpr (S > 0) __syncthreads();  // smAcc aliases the warps' pipeline stages
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+            float sm = runSum[nt][e], b = base[nt][e];
+#pragma unroll
+            for (int o = 4; o < 32; o <<= 1) {
+                sm += __shfl_xor_sync(QS_FULL_MASK, sm, o);
+                b += __shfl_xor_sync(QS_FULL_MASK, b, o);
+            }
+            const int col = nt * 8 + 2 * j + e;
+            if (g == 0) {
+                smMax[warp][col] = runMax[nt][e];
+                smSum[warp][col] = sm;
+            }
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt) {
+                smAcc[warp][col][g * (HD / 8) + 2 * mt] = acc[mt][nt][e] + b;
+                smAcc[warp][col][g * (HD / 8) + 2 * mt + 1] = acc[mt][nt][2 + e] + b;
+            }
+        }
+    }
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < COLS * HD; idx += THREADS) {
+        const int col = idx / HD, d = idx % HD;
+        const int qi = col / HPB;
+        if (qi >= nq) break;
+        float m = QS_ATTN_NO_SCORE;
+#pragma unroll
+        for (int w = 0; w < WARPS; ++w) m = fmaxf(m, smMax[w][col]);
+        float sum = 0.0f, a = 0.0f;
+#pragma unroll
+        for (int w = 0; w < WARPS; ++w) {
+            const float wt = exp2f(smMax[w][col] - m);
+            sum = fmaf(smSum[w][col], wt, sum);
+            a = fmaf(smAcc[w][col][d], wt, a);
+        }
+        const int head = kvHead * GROUP + slice * HPB + col % HPB;
+        const size_t slot = ((size_t)qi * nHeads + head) * slots + chunk;
+        partialAcc[slot * HD + d] = a;
+        if (d == 0) {
+            partialMax[slot] = m;
+            partialSum[slot] = sum;
+        }
+    }
+}
+
+// Entry points of version 7 (valueGroupSize must equal the head dim; G a multiple of 16 * TM; kLower and vLower
+// are not read). Up to 8 / HPB queries per launch (the draft uses 1).
+// (a) qs_qattn7_b4_h{HD}_g{G}_p{HPB}_q1_t{TM}_f{PF}_b{MINB}: the argument list of qs_qattn_b4_* / qs_qattn6_b8_*
+//     (host lengths, or the pass header when header != nullptr: quantized = header[1], bufRow0 = header[2], split of
+//     numChunks - 1 chunks derived here). Host mode: query qi of `queries` is buffer row bufLen - queries + qi, so a
+//     single query (queries = 1) sees the buffer rows [0, bufLen). grid (numChunks * G/HPB, nKvHeads), block 128.
+// (b) qs_qattn7g_b4_h{HD}_g{G}_p{HPB}_t{TM}_f{PF}_b{MINB}: graph-safe, the argument list of qs_qattn6g_b8_*.
+//     header[1] = quantized, header[2] = bufRow0; launch query qi (q + qi * qRowStride) sees buffer rows
+//     [0, bufRow0 + firstQuery + qi] (the draft: nq = 1, rows [0, header[2] + firstQuery]). grid
+//     ((maxChunks + 1) * G/HPB, nKvHeads); chunk c < maxChunks is the c-th chunk of the host split of header[1]
+//     (neutral partial when empty), chunk maxChunks the buffer. Partials [nq * nHeads][maxChunks + 1][HD], merged by
+//     qs_attn_combine(..., numChunks = maxChunks + 1, headDim, nullptr, 0) over nq * nHeads rows.
+#define QS_QATTN7_DEF(HD, G, HPB, TM, PF, S, MINB, HNAME, GNAME)                                                                \
+    extern "C" __global__ void __launch_bounds__(qs6::THREADS, MINB) HNAME(\
+        const float* __restrict__ q, const uint8_t* __restrict__ kUpper, const uint8_t* __restrict__ kLower,   \
+        const uint8_t* __restrict__ vUpper, const uint8_t* __restrict__ vLower,                               \
+        const float2* __restrict__ kParams, const float2* __restrict__ vParams,                               \
+        const __half* __restrict__ bufK, const __half* __restrict__ bufV, float* __restrict__ partialAcc,     \
+        float* __restrict__ partialMax, float* __restrict__ partialSum, int quantized, int bufLen,            \
+        int capacity, int maxGroups, int bufCapacity, int groupSize, int valueGroupSize, int chunkLen,        \
+        int numChunks, float scaleLog2, const int* __restrict__ header, int firstQuery, int queries,           \
+        int qRowStride) {                                                                                     \
+        const int chunk = blockIdx.x / ((G) / (HPB));                                                         \
+        int bufRow0;                                                                                          \
+        if (header != nullptr) {                                                                              \
+            quantized = header[1];                                                                            \
+            chunkLen = qs6_chunk_len(quantized, numChunks - 1, groupSize);                                    \
+            bufRow0 = header[2];                                                                              \
+        } else {                                                                                              \
+            bufRow0 = bufLen - queries - firstQuery;                                                          \
+        }                                                                                                     \
+        const int qs = min(chunk * chunkLen, quantized);                                                      \
+        qs_qattn7_body<HD, G, HPB, TM, PF, S>(q, qRowStride, kUpper, vUpper, kParams, vParams, bufK, bufV,       \
+                                           partialAcc, partialMax, partialSum, chunk == numChunks - 1, qs,    \
+                                           min(qs + chunkLen, quantized), chunk, numChunks, bufRow0,          \
+                                           firstQuery, queries, capacity, maxGroups, bufCapacity, groupSize,  \
+                                           scaleLog2);                                                        \
+    }                                                                                                         \
+    extern "C" __global__ void __launch_bounds__(qs6::THREADS, MINB) GNAME(\
+        const float* __restrict__ q, const uint8_t* __restrict__ kUpper, const uint8_t* __restrict__ kLower,   \
+        const uint8_t* __restrict__ vUpper, const uint8_t* __restrict__ vLower,                               \
+        const float2* __restrict__ kParams, const float2* __restrict__ vParams,                               \
+        const __half* __restrict__ bufK, const __half* __restrict__ bufV, float* __restrict__ partialAcc,     \
+        float* __restrict__ partialMax, float* __restrict__ partialSum, const int* __restrict__ header,       \
+        int firstQuery, int nq, int qRowStride, int capacity, int maxGroups, int bufCapacity, int groupSize,  \
+        int valueGroupSize, int maxChunks, float scaleLog2) {                                                 \
+        const int chunk = blockIdx.x / ((G) / (HPB));                                                         \
+        const int quantized = header[1];                                                                      \
+        const int chunkLen = qs6_chunk_len(quantized, maxChunks, groupSize);                                  \
+        const int qs = min(chunk * chunkLen, quantized);                                                      \
+        qs_qattn7_body<HD, G, HPB, TM, PF, S>(q, qRowStride, kUpper, vUpper, kParams, vParams, bufK, bufV,       \
+                                           partialAcc, partialMax, partialSum, chunk == maxChunks, qs,        \
+                                           min(qs + chunkLen, quantized), chunk, maxChunks + 1, header[2],    \
+                                           firstQuery, nq, capacity, maxGroups, bufCapacity, groupSize,       \
+                                           scaleLog2);                                                        \
+    }
+#define QS_QATTN7_ENTRIES(HD, G, HPB, TM, PF, MINB)                                                                \
+    QS_QATTN7_DEF(HD, G, HPB, TM, PF, 0, MINB, qs_qattn7_b4_h##HD##_g##G##_p##HPB##_q1_t##TM##_f##PF##_b##MINB,    \
+                  qs_qattn7g_b4_h##HD##_g##G##_p##HPB##_t##TM##_f##PF##_b##MINB)
+// the cp.async pipeline variants: qs_qattn7_b4_h{HD}_g{G}_p{HPB}_q1_t{TM}_s{S}_b{MINB} / qs_qattn7g_b4_h.._t{TM}_s{S}_b{MINB}
+#define QS_QATTN7S_ENTRIES(HD, G, HPB, TM, S, MINB)                                                                \
+    QS_QATTN7_DEF(HD, G, HPB, TM, 0, S, MINB, qs_qattn7_b4_h##HD##_g##G##_p##HPB##_q1_t##TM##_s##S##_b##MINB,      \
+                  qs_qattn7g_b4_h##HD##_g##G##_p##HPB##_t##TM##_s##S##_b##MINB)
+
+// Defaults (measured: bench-results/h200-2026-11-29-mma-draft.md). The other variants that were timed (t1, t4, f1,
+// 3 blocks/SM, the cp.async pipeline _s{S}) are instantiated by mma-harness/mma7_harness.cu only.
+QS_QATTN7_ENTRIES(128, 1, 1, 2, 0, 4)
+QS_QATTN7_ENTRIES(128, 4, 4, 2, 0, 4)
+QS_QATTN7_ENTRIES(128, 2, 2, 2, 0, 4)
+QS_QATTN7_ENTRIES(64, 1, 1, 2, 0, 4)
+QS_QATTN7_ENTRIES(64, 2, 2, 2, 0, 4)
+QS_QATTN7_ENTRIES(64, 4, 4, 2, 0, 4)
