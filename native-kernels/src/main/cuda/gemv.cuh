@@ -185,20 +185,129 @@ __device__ __forceinline__ void qs_gemv_bf16_multi_body(const __nv_bfloat16* __r
         }
 }
 
-// Entry points qs_gemv_bf16_n{NV}, NV = 1..9 (the host picks by n; 2 rows per warp share each x load).
-#define QS_GEMV_MULTI_ENTRY(NV, R, U)                                                          \
+
+// ------------------------------------------------------------------------------------------------
+// Multi-vector GEMV with x staged in shared memory (2026-11-29 tuning). In qs_gemv_bf16_multi_body a
+// lane reads its piece's 32 bytes of x[j] as two 16-byte loads at a 32-byte lane stride: each load of
+// a warp touches 8 lines, 16 L1 wavefronts per vector per piece-step, against 4 for a 16-byte weight
+// load, so at N = 5 the x reads, not DRAM, bound the kernel. Here the block stages the x pieces of a
+// chunk (UNROLL * 32 pieces, all NV vectors) with coalesced loads into shared memory laid out
+// [j][half][piece] (float4), so a lane's two reads per vector are conflict-free (4 wavefronts each) and
+// each x byte comes from L1/L2 once per block instead of once per warp. One barrier per chunk (double
+// buffer); warps past the last row stay for the barriers.
+// The arithmetic is qs_gemv_bf16_multi_body's, in its order: lane l takes pieces l, l + 32, ... in order,
+// 8 FMAs per piece in element order, then qs_warp_sum; so out[j] is bitwise the n = 1 result on x[j].
+// cols % 8 != 0 falls back to the multi body's scalar path. grid: ceil(rows / (GEMV_WARPS * ROWS_PER_WARP)),
+// block GEMV_THREADS.
+// ------------------------------------------------------------------------------------------------
+template <int NV, int ROWS_PER_WARP, int UNROLL>
+__device__ __forceinline__ void qs_gemv_bf16_smem_body(const __nv_bfloat16* __restrict__ W,
+                                                       const float* __restrict__ x,
+                                                       float* __restrict__ out, int rows, int cols) {
+    constexpr int CHUNK = UNROLL * 32;  // pieces per chunk
+    __shared__ float4 xs[2][NV][2][CHUNK];
+    if ((cols & 7) != 0) {  // uniform: the barrier-free scalar path
+        qs_gemv_bf16_multi_body<NV, ROWS_PER_WARP, UNROLL>(W, x, out, rows, cols);
+        return;
+    }
+    const int lane = threadIdx.x & 31;
+    const int warpGlobal = blockIdx.x * GEMV_WARPS + (threadIdx.x >> 5);
+    const int row0 = warpGlobal * ROWS_PER_WARP;
+    const bool active = row0 < rows;  // uniform per warp
+
+    float acc[NV][ROWS_PER_WARP];
+    const __nv_bfloat16* rowPtr[ROWS_PER_WARP];
+#pragma unroll
+    for (int r = 0; r < ROWS_PER_WARP; ++r) {
+#pragma unroll
+        for (int j = 0; j < NV; ++j) acc[j][r] = 0.0f;
+        const int row = row0 + r < rows ? row0 + r : (active ? row0 : 0);
+        rowPtr[r] = W + (size_t)row * cols;
+    }
+    const int pieces = cols >> 3;
+    int buf = 0;
+    for (int c0 = 0; c0 < pieces; c0 += CHUNK, buf ^= 1) {
+        uint4 w[ROWS_PER_WARP][UNROLL];
+        if (active) {
+#pragma unroll
+            for (int u = 0; u < UNROLL; ++u)
+#pragma unroll
+                for (int r = 0; r < ROWS_PER_WARP; ++r) {
+                    const int p = c0 + u * 32 + lane < pieces ? c0 + u * 32 + lane : c0;
+                    w[r][u] = qs_load_stream16(rowPtr[r] + (size_t)p * 8);
+                }
+        }
+        // stage x[j][c0 * 8, (c0 + CHUNK) * 8) for every j: NV * CHUNK * 2 float4
+        for (int f = threadIdx.x; f < NV * CHUNK * 2; f += GEMV_THREADS) {
+            const int j = f / (CHUNK * 2);
+            const int rem = f - j * (CHUNK * 2);
+            const int piece = c0 + (rem >> 1);
+            float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+            if (piece < pieces) v = __ldg(reinterpret_cast<const float4*>(x + (size_t)j * cols + (size_t)c0 * 8) + rem);
+            xs[buf][j][rem & 1][rem >> 1] = v;
+        }
+        __syncthreads();
+        if (active) {
+#pragma unroll
+            for (int u = 0; u < UNROLL; ++u) {
+                const int P = u * 32 + lane;
+                if (c0 + P < pieces) {
+                    float wf[ROWS_PER_WARP][8];
+#pragma unroll
+                    for (int r = 0; r < ROWS_PER_WARP; ++r) qs_bf16x8_to_float(w[r][u], wf[r]);
+#pragma unroll
+                    for (int j = 0; j < NV; ++j) {
+                        const float4 x0 = xs[buf][j][0][P], x1 = xs[buf][j][1][P];
+                        const float xv[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
+#pragma unroll
+                        for (int r = 0; r < ROWS_PER_WARP; ++r)
+#pragma unroll
+                            for (int i = 0; i < 8; ++i) acc[j][r] = fmaf(wf[r][i], xv[i], acc[j][r]);
+                    }
+                }
+            }
+        }
+    }
+    if (active) {
+#pragma unroll
+        for (int j = 0; j < NV; ++j)
+#pragma unroll
+            for (int r = 0; r < ROWS_PER_WARP; ++r) {
+                const float total = qs_warp_sum(acc[j][r]);
+                if (lane == 0 && row0 + r < rows) out[(size_t)j * rows + row0 + r] = total;
+            }
+    }
+}
+
+// Entry points of the multi-vector GEMV (CudaKernels.gemvBf16Rows picks by n and shape; grid
+// ceil(rows / (GEMV_WARPS * R)), block GEMV_THREADS). Chosen on an H200 on 2026-11-29
+// (bench-results/h200-2026-11-29-gemv-tuning.md): every variant is bitwise the n = 1 result.
+//   n1           x in shared memory, R 2, U 4: 0.95-1.0x the best single-vector kernel at every shape
+//   n2           R 2, U 4 (unchanged: within 5% of the best measured at every shape)
+//   n3 .. n9     R 4, U 1: at n = 5 1.2-1.4x faster than the former R 2, U 2; n != 5 not measured
+//   n5_r8u1      R 8, U 1: n = 5 at 12288 x 4096 (one wave of 384 blocks where R 4 needs 1.45 waves)
+//   n5_r8u2      R 8, U 2: n = 5 at cols > 4096 and at 4096 x 4096
+#define QS_GEMV_MULTI_ENTRY(NAME, NV, R, U)                                                     \
     extern "C" __global__ void __launch_bounds__(GEMV_THREADS)                                 \
-        qs_gemv_bf16_n##NV(const __nv_bfloat16* __restrict__ W, const float* __restrict__ x,   \
-                           float* __restrict__ out, int rows, int cols) {                      \
+        NAME(const __nv_bfloat16* __restrict__ W, const float* __restrict__ x,                 \
+             float* __restrict__ out, int rows, int cols) {                                    \
         qs_gemv_bf16_multi_body<NV, R, U>(W, x, out, rows, cols);                              \
     }
+#define QS_GEMV_SMEM_ENTRY(NAME, NV, R, U)                                                      \
+    extern "C" __global__ void __launch_bounds__(GEMV_THREADS)                                 \
+        NAME(const __nv_bfloat16* __restrict__ W, const float* __restrict__ x,                 \
+             float* __restrict__ out, int rows, int cols) {                                    \
+        qs_gemv_bf16_smem_body<NV, R, U>(W, x, out, rows, cols);                               \
+    }
 
-QS_GEMV_MULTI_ENTRY(1, 2, 4)
-QS_GEMV_MULTI_ENTRY(2, 2, 4)
-QS_GEMV_MULTI_ENTRY(3, 2, 2)
-QS_GEMV_MULTI_ENTRY(4, 2, 2)
-QS_GEMV_MULTI_ENTRY(5, 2, 2)
-QS_GEMV_MULTI_ENTRY(6, 2, 1)
-QS_GEMV_MULTI_ENTRY(7, 2, 1)
-QS_GEMV_MULTI_ENTRY(8, 2, 1)
-QS_GEMV_MULTI_ENTRY(9, 2, 1)
+QS_GEMV_SMEM_ENTRY(qs_gemv_bf16_n1, 1, 2, 4)
+QS_GEMV_MULTI_ENTRY(qs_gemv_bf16_n2, 2, 2, 4)
+QS_GEMV_MULTI_ENTRY(qs_gemv_bf16_n3, 3, 4, 1)
+QS_GEMV_MULTI_ENTRY(qs_gemv_bf16_n4, 4, 4, 1)
+QS_GEMV_MULTI_ENTRY(qs_gemv_bf16_n5, 5, 4, 1)
+QS_GEMV_MULTI_ENTRY(qs_gemv_bf16_n6, 6, 4, 1)
+QS_GEMV_MULTI_ENTRY(qs_gemv_bf16_n7, 7, 4, 1)
+QS_GEMV_MULTI_ENTRY(qs_gemv_bf16_n8, 8, 4, 1)
+QS_GEMV_MULTI_ENTRY(qs_gemv_bf16_n9, 9, 4, 1)
+QS_GEMV_MULTI_ENTRY(qs_gemv_bf16_n5_r8u1, 5, 8, 1)
+QS_GEMV_MULTI_ENTRY(qs_gemv_bf16_n5_r8u2, 5, 8, 2)

@@ -168,9 +168,238 @@ __device__ __forceinline__ void qs_q4_gemv_body(const uint8_t* __restrict__ code
     }
 }
 
+// The former draft GEMV (with qs_q4_prepare_x); no longer launched by DeviceQ4Matrix, kept as the
+// harness's baseline (native-kernels/gemv-harness).
 extern "C" __global__ void __launch_bounds__(Q4_GEMV_THREADS)
     qs_q4_gemv(const uint8_t* __restrict__ codes, const float2* __restrict__ params, const float* __restrict__ xpad,
                const float* __restrict__ xsum, float* __restrict__ out, int rows, int pieces, int rowStride,
                int groupsPerRow, int piecesPerGroup) {
     qs_q4_gemv_body<4, 2>(codes, params, xpad, xsum, out, rows, pieces, rowStride, groupsPerRow, piecesPerGroup);
 }
+
+// ------------------------------------------------------------------------------------------------
+// Fused 4-bit GEMV (2026-11-29 tuning; kept for the harness, not launched: the shared-x kernel below
+// beats it). The same arithmetic per piece as qs_q4_gemv_body (f = 1 + n/16
+// by PRMT, 32 FMAs, then 16 s * dot + (min - 16 s) * sum(x)), but reading x directly, so no
+// qs_q4_prepare_x launch and no xpad/xsum scratch: the lane that owns piece p loads its 32 x values
+// anyway, and sums them itself (a pairwise tree, 31 adds, shared by the ROWS rows of the warp). The last,
+// partial piece (cols % 32 != 0) is loaded element-wise and zero-padded in registers, so the pad codes
+// meet x = 0. The group index is computed once per piece for all rows (no runtime division per row).
+//   codes/params as above; x fp32 [cols] (16-byte aligned); out fp32 [rows].
+// grid: ceil(rows / (THREADS / 32 * ROWS)), block THREADS.
+// Error: the piece sum of x is a 5-level tree (<= 5 u sum|x|), the dot chain as before, so the
+// PassKernelsGpuTest bound (96 u B) holds with the same margin.
+// ------------------------------------------------------------------------------------------------
+template <int THREADS, int ROWS, int UNROLL>
+__device__ __forceinline__ void qs_q4_gemv_fused_body(const uint8_t* __restrict__ codes,
+                                                      const float2* __restrict__ params,
+                                                      const float* __restrict__ x, float* __restrict__ out,
+                                                      int rows, int cols, int rowStride, int groupsPerRow,
+                                                      int piecesPerGroup) {
+    const int lane = threadIdx.x & 31;
+    const int row0 = (blockIdx.x * (THREADS / 32) + (threadIdx.x >> 5)) * ROWS;
+    if (row0 >= rows) return;  // uniform per warp
+    const int pieces = (cols + Q4_PIECE - 1) / Q4_PIECE;
+    const int fullPieces = cols / Q4_PIECE;
+    const uint4* rowPtr[ROWS];
+    const float2* prmPtr[ROWS];
+    float acc[ROWS];
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) {
+        const int row = row0 + r < rows ? row0 + r : row0;
+        rowPtr[r] = reinterpret_cast<const uint4*>(codes + (size_t)row * rowStride);
+        prmPtr[r] = params + (size_t)row * groupsPerRow;
+        acc[r] = 0.0f;
+    }
+    for (int p0 = lane; p0 < pieces; p0 += UNROLL * 32) {
+        uint4 c[ROWS][UNROLL];
+        float2 prm[ROWS][UNROLL];
+#pragma unroll
+        for (int u = 0; u < UNROLL; ++u) {
+            const int p = p0 + u * 32 < pieces ? p0 + u * 32 : p0;
+            const int g = p / piecesPerGroup;
+#pragma unroll
+            for (int r = 0; r < ROWS; ++r) {
+                c[r][u] = qs_load_stream16(rowPtr[r] + p);
+                prm[r][u] = __ldg(prmPtr[r] + g);
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < UNROLL; ++u) {
+            const int p = p0 + u * 32;
+            if (p < pieces) {
+                float xv[Q4_PIECE];
+                if (p < fullPieces) {
+                    const float4* xp = reinterpret_cast<const float4*>(x + (size_t)p * Q4_PIECE);
+#pragma unroll
+                    for (int k = 0; k < Q4_PIECE / 4; ++k) {
+                        const float4 t = __ldg(xp + k);
+                        xv[4 * k] = t.x; xv[4 * k + 1] = t.y; xv[4 * k + 2] = t.z; xv[4 * k + 3] = t.w;
+                    }
+                } else {
+#pragma unroll
+                    for (int k = 0; k < Q4_PIECE; ++k) {
+                        const int col = p * Q4_PIECE + k;
+                        xv[k] = col < cols ? __ldg(x + col) : 0.0f;
+                    }
+                }
+                float t16[16];
+#pragma unroll
+                for (int k = 0; k < 16; ++k) t16[k] = xv[2 * k] + xv[2 * k + 1];
+#pragma unroll
+                for (int k = 0; k < 8; ++k) t16[k] = t16[2 * k] + t16[2 * k + 1];
+#pragma unroll
+                for (int k = 0; k < 4; ++k) t16[k] = t16[2 * k] + t16[2 * k + 1];
+                const float xs = (t16[0] + t16[1]) + (t16[2] + t16[3]);
+#pragma unroll
+                for (int r = 0; r < ROWS; ++r) {
+                    float d = 0.0f;
+                    d = qs_q4_word_dot(c[r][u].x, xv, d);
+                    d = qs_q4_word_dot(c[r][u].y, xv + 8, d);
+                    d = qs_q4_word_dot(c[r][u].z, xv + 16, d);
+                    d = qs_q4_word_dot(c[r][u].w, xv + 24, d);
+                    const float a = prm[r][u].x * 16.0f;
+                    acc[r] = fmaf(a, d, acc[r]);
+                    acc[r] = fmaf(prm[r][u].y - a, xs, acc[r]);
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) {
+        const float total = qs_warp_sum(acc[r]);
+        if (lane == 0 && row0 + r < rows) out[row0 + r] = total;
+    }
+}
+
+
+// ------------------------------------------------------------------------------------------------
+// Shared-x 4-bit GEMV (2026-11-29 tuning; the launched one). In the fused kernel above each lane reads
+// its piece's 128 contiguous bytes of x, so one 16-byte load of a warp spans 32 lines (32 wavefronts),
+// 256 per piece of x against 4 per 16-byte code load (measured: 1.02-1.27x slower than this kernel at
+// the best configuration of each; both remain bound by on-SM work, not DRAM). Here the block stages x
+// chunk by chunk (U * 32 pieces = U * 1024 floats) into shared memory with coalesced loads, the piece
+// sums with it (each thread sums its float4 pairwise, then a 3-step xor shuffle over the 8 threads
+// of a piece: a 5-level tree), in a swizzled layout (float4 q of local piece P at P * 8 + (q ^ (P & 7)))
+// that makes a lane's 8 reads of its own piece conflict-free (4 wavefronts each). All warps run every
+// chunk (one barrier per chunk, double-buffered), so a warp past the last row stays for the barriers.
+// The codes of a chunk are loaded before its x is staged, so the DRAM reads are in flight meanwhile.
+// Arithmetic per piece as qs_q4_gemv_body. grid: ceil(rows / (THREADS / 32 * ROWS)), block THREADS.
+// ------------------------------------------------------------------------------------------------
+template <int THREADS, int ROWS, int UNROLL>
+__device__ __forceinline__ void qs_q4_gemv_smem_body(const uint8_t* __restrict__ codes,
+                                                     const float2* __restrict__ params,
+                                                     const float* __restrict__ x, float* __restrict__ out,
+                                                     int rows, int cols, int rowStride, int groupsPerRow,
+                                                     int piecesPerGroup) {
+    constexpr int CHUNK = UNROLL * 32;  // pieces per chunk
+    __shared__ float4 xs4[2][CHUNK * 8];
+    __shared__ float xsumS[2][CHUNK];
+    const int lane = threadIdx.x & 31;
+    const int row0 = (blockIdx.x * (THREADS / 32) + (threadIdx.x >> 5)) * ROWS;
+    const bool active = row0 < rows;  // uniform per warp
+    const int pieces = (cols + Q4_PIECE - 1) / Q4_PIECE;
+    const uint4* rowPtr[ROWS];
+    const float2* prmPtr[ROWS];
+    float acc[ROWS];
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) {
+        const int row = row0 + r < rows ? row0 + r : (active ? row0 : 0);
+        rowPtr[r] = reinterpret_cast<const uint4*>(codes + (size_t)row * rowStride);
+        prmPtr[r] = params + (size_t)row * groupsPerRow;
+        acc[r] = 0.0f;
+    }
+    const bool vec4 = (cols & 3) == 0;
+    int buf = 0;
+    for (int c0 = 0; c0 < pieces; c0 += CHUNK, buf ^= 1) {
+        uint4 c[ROWS][UNROLL];
+        float2 prm[ROWS][UNROLL];
+        if (active) {
+#pragma unroll
+            for (int u = 0; u < UNROLL; ++u) {
+                const int p = c0 + u * 32 + lane < pieces ? c0 + u * 32 + lane : c0;
+                const int g = p / piecesPerGroup;
+#pragma unroll
+                for (int r = 0; r < ROWS; ++r) {
+                    c[r][u] = qs_load_stream16(rowPtr[r] + p);
+                    prm[r][u] = __ldg(prmPtr[r] + g);
+                }
+            }
+        }
+        // stage x[c0 * 32, (c0 + CHUNK) * 32) as CHUNK * 8 float4 (zeros past cols)
+#pragma unroll
+        for (int f0 = 0; f0 < CHUNK * 8; f0 += THREADS) {
+            const int f = f0 + threadIdx.x;  // CHUNK * 8 is a multiple of THREADS (<= 256)
+            const int col = c0 * Q4_PIECE + f * 4;
+            float4 v;
+            if (vec4 && col + 3 < cols) {
+                v = __ldg(reinterpret_cast<const float4*>(x + col));
+            } else {
+                v.x = col < cols ? __ldg(x + col) : 0.0f;
+                v.y = col + 1 < cols ? __ldg(x + col + 1) : 0.0f;
+                v.z = col + 2 < cols ? __ldg(x + col + 2) : 0.0f;
+                v.w = col + 3 < cols ? __ldg(x + col + 3) : 0.0f;
+            }
+            const int P = f >> 3, q = f & 7;
+            xs4[buf][P * 8 + (q ^ (P & 7))] = v;
+            float s = (v.x + v.y) + (v.z + v.w);
+            s += __shfl_xor_sync(QS_FULL_MASK, s, 1);
+            s += __shfl_xor_sync(QS_FULL_MASK, s, 2);
+            s += __shfl_xor_sync(QS_FULL_MASK, s, 4);
+            if (q == 0) xsumS[buf][P] = s;
+        }
+        __syncthreads();
+        if (active) {
+#pragma unroll
+            for (int u = 0; u < UNROLL; ++u) {
+                const int P = u * 32 + lane;
+                if (c0 + P < pieces) {
+                    float xv[Q4_PIECE];
+#pragma unroll
+                    for (int q = 0; q < 8; ++q) {
+                        const float4 t = xs4[buf][P * 8 + (q ^ (P & 7))];
+                        xv[4 * q] = t.x; xv[4 * q + 1] = t.y; xv[4 * q + 2] = t.z; xv[4 * q + 3] = t.w;
+                    }
+                    const float xs = xsumS[buf][P];
+#pragma unroll
+                    for (int r = 0; r < ROWS; ++r) {
+                        float d = 0.0f;
+                        d = qs_q4_word_dot(c[r][u].x, xv, d);
+                        d = qs_q4_word_dot(c[r][u].y, xv + 8, d);
+                        d = qs_q4_word_dot(c[r][u].z, xv + 16, d);
+                        d = qs_q4_word_dot(c[r][u].w, xv + 24, d);
+                        const float a = prm[r][u].x * 16.0f;
+                        acc[r] = fmaf(a, d, acc[r]);
+                        acc[r] = fmaf(prm[r][u].y - a, xs, acc[r]);
+                    }
+                }
+            }
+        }
+    }
+    if (active) {
+#pragma unroll
+        for (int r = 0; r < ROWS; ++r) {
+            const float total = qs_warp_sum(acc[r]);
+            if (lane == 0 && row0 + r < rows) out[row0 + r] = total;
+        }
+    }
+}
+
+#define QS_Q4_SMEM_ENTRY(NAME, T, R, U)                                                         \
+    extern "C" __global__ void __launch_bounds__(T)                                             \
+        NAME(const uint8_t* __restrict__ codes, const float2* __restrict__ params,               \
+             const float* __restrict__ x, float* __restrict__ out, int rows, int cols,           \
+             int rowStride, int groupsPerRow, int piecesPerGroup) {                              \
+        qs_q4_gemv_smem_body<T, R, U>(codes, params, x, out, rows, cols, rowStride, groupsPerRow, \
+                                      piecesPerGroup);                                           \
+    }
+
+// Entry points of the 4-bit GEMV without prepare_x (DeviceQ4Matrix.gemv picks by shape; grid
+// ceil(rows / (THREADS / 32 * R)), block THREADS = 256). Chosen on an H200 on 2026-11-29
+// (bench-results/h200-2026-11-29-gemv-tuning.md), 1.3-1.8x the former prepare_x + qs_q4_gemv:
+//   r4    R 4, U 1: rows >= 8192 (qkv of Llama-2-7B, gate/up)
+//   r2    R 2, U 1: rows < 8192, cols <= 4096 (o, Llama-3 qkv)
+//   r1u2  R 1, U 2: rows < 8192, cols > 4096 (down)
+QS_Q4_SMEM_ENTRY(qs_q4_gemv_x_r4, 256, 4, 1)
+QS_Q4_SMEM_ENTRY(qs_q4_gemv_x_r2, 256, 2, 1)
+QS_Q4_SMEM_ENTRY(qs_q4_gemv_x_r1u2, 256, 1, 2)

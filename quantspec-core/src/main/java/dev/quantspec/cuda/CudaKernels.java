@@ -78,7 +78,29 @@ public final class CudaKernels {
 
     /** Largest n of {@link #gemvBf16Rows} (kernels qs_gemv_bf16_n1 .. n9 in gemv.cuh). */
     public static final int MAX_GEMV_VECTORS = 9;
-    static final int GEMV_MULTI_ROWS_PER_WARP = 2;  // gemv.cuh QS_GEMV_MULTI_ENTRY(NV, 2, U)
+
+    /** One multi-vector GEMV entry point of gemv.cuh and the rows each of its warps reduces. */
+    record MultiGemv(String kernel, int rowsPerWarp) {
+    }
+
+    /**
+     * The multi-vector kernel for n vectors at this shape, measured on an H200 (2026-11-29,
+     * native-kernels/bench-results/h200-2026-11-29-gemv-tuning.md). All of them accumulate in the same
+     * order, so the choice never changes a bit of the result. n = 1: x staged in shared memory, 2 rows
+     * per warp (0.95-1.0x the best single-vector kernel); n = 2: 2 rows per warp; n = 5: 8 rows per warp
+     * and 2 pieces in flight for wide matrices (cols > 4096) and 4096 x 4096, 8 rows and 1 piece at
+     * 12288 x 4096 (one wave of blocks where 4 rows need 1.45), else 4 rows and 1 piece; other n: 4 rows
+     * per warp, 1 piece (not measured; the n = 5 trend).
+     */
+    static MultiGemv multiGemvFor(int rows, int cols, int n) {
+        if (n == 1) return new MultiGemv("qs_gemv_bf16_n1", 2);
+        if (n == 2) return new MultiGemv("qs_gemv_bf16_n2", 2);
+        if (n == 5) {
+            if (cols > 4096 || rows <= 4096) return new MultiGemv("qs_gemv_bf16_n5_r8u2", 8);
+            if (rows > 8192 && rows <= 16384) return new MultiGemv("qs_gemv_bf16_n5_r8u1", 8);
+        }
+        return new MultiGemv("qs_gemv_bf16_n" + n, 4);
+    }
 
     /**
      * out[j][r] = W[r] . x[j] for j < n, r < rows, reading W once for the n vectors (a verify pass).
@@ -103,9 +125,10 @@ public final class CudaKernels {
         if ((x.address() & 15) != 0) {
             throw new IllegalArgumentException("x must be 16-byte aligned for the vector loads: " + shapes);
         }
-        int rowsPerBlock = (GEMV_THREADS / 32) * GEMV_MULTI_ROWS_PER_WARP;
+        MultiGemv kernel = multiGemvFor(rows, cols, n);
+        int rowsPerBlock = (GEMV_THREADS / 32) * kernel.rowsPerWarp();
         try (KernelArgs args = new KernelArgs().buffer(weights).buffer(x).buffer(out).i32(rows).i32(cols)) {
-            context.launch("qs_gemv_bf16_n" + n, ceilDiv(rows, rowsPerBlock), 1, GEMV_THREADS, args, shapes);
+            context.launch(kernel.kernel(), ceilDiv(rows, rowsPerBlock), 1, GEMV_THREADS, args, shapes);
         }
     }
 

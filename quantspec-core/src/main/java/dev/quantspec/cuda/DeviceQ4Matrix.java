@@ -13,15 +13,14 @@ import dev.quantspec.ModelFormatException;
  * </pre>
  * The first {@code ceil(cols / 2)} bytes of each code row and every param are bit-identical to
  * {@code Q4Matrix.quantize(source, G)} ({@code codes().bytes()} row r at {@code r * rowBytes()},
- * {@code groupParams()}). Owns its buffers (and the GEMV's scratch); one instance per weight matrix.
+ * {@code groupParams()}). Owns its buffers; one instance per weight matrix.
  */
 public final class DeviceQ4Matrix implements AutoCloseable {
     /** Elements per group along a row in the paper (Q4Matrix.DEFAULT_GROUP_SIZE). */
     public static final int DEFAULT_GROUP_SIZE = 128;
     static final int PIECE = 32;               // codes per 16-byte piece (q4gemv.cuh Q4_PIECE)
     static final int QUANT_THREADS = 128;      // q4gemv.cuh Q4_QUANT_THREADS (4 groups per block)
-    static final int GEMV_THREADS = 64;        // q4gemv.cuh Q4_GEMV_THREADS
-    static final int GEMV_ROWS_PER_WARP = 4;   // qs_q4_gemv_body<4, 2>
+    static final int GEMV_THREADS = 256;       // q4gemv.cuh QS_Q4_SMEM_ENTRY(qs_q4_gemv_x_*, 256, R, U)
 
     private final CudaContext context;
     private final String name;
@@ -30,8 +29,6 @@ public final class DeviceQ4Matrix implements AutoCloseable {
     private final int groupSize;
     private final DeviceBuffer codes;   // u8 [rows][rowStride]
     private final DeviceBuffer params;  // f32 [rows][groupsPerRow][2]
-    private final DeviceBuffer xpad;    // f32 [pieces * 32]: the GEMV's zero-padded input
-    private final DeviceBuffer xsum;    // f32 [pieces]: sums of the input's 32-value pieces
 
     private DeviceQ4Matrix(CudaContext context, String name, int rows, int cols, int groupSize) {
         this.context = context;
@@ -39,20 +36,16 @@ public final class DeviceQ4Matrix implements AutoCloseable {
         this.rows = rows;
         this.cols = cols;
         this.groupSize = groupSize;
-        DeviceBuffer c = null, p = null, xp = null;
+        DeviceBuffer c = context.allocate(name + " 4-bit codes u8[" + rows + "][" + rowStride(cols) + "]",
+                (long) rows * rowStride(cols));
         try {
-            c = context.allocate(name + " 4-bit codes u8[" + rows + "][" + rowStride(cols) + "]", (long) rows * rowStride(cols));
-            p = context.allocate(name + " 4-bit params f32[" + rows + "][" + groupsPerRow(cols, groupSize) + "][2]",
+            this.params = context.allocate(name + " 4-bit params f32[" + rows + "][" + groupsPerRow(cols, groupSize) + "][2]",
                     (long) rows * groupsPerRow(cols, groupSize) * 8);
-            xp = context.allocate(name + " padded input f32[" + pieces(cols) * PIECE + "]", (long) pieces(cols) * PIECE * 4);
-            this.xsum = context.allocate(name + " input piece sums f32[" + pieces(cols) + "]", pieces(cols) * 4L);
         } catch (RuntimeException e) {
-            for (DeviceBuffer b : new DeviceBuffer[] {c, p, xp}) if (b != null) b.close();
+            c.close();
             throw e;
         }
         this.codes = c;
-        this.params = p;
-        this.xpad = xp;
     }
 
     /**
@@ -100,25 +93,40 @@ public final class DeviceQ4Matrix implements AutoCloseable {
     }
 
     /**
-     * out[r] = dot(w4[r], x) for r < rows, x fp32 [cols], out fp32 [rows], computed as
-     * {@code sum_g scale_g * dot(q_g, x_g) + min_g * sum(x_g)} (two launches: x padded and summed per
-     * 32 values, then the GEMV reading 16-byte code pieces, 8 per lane in flight). Graph-safe: nothing
-     * depends on host values besides the shapes. Within ~1e-6 relative (fp32) of Q4Matrix.matMul, not
-     * bitwise (the sums run in another order).
+     * out[r] = dot(w4[r], x) for r < rows, x fp32 [cols] (16-byte aligned), out fp32 [rows], computed as
+     * {@code sum_g scale_g * dot(q_g, x_g) + min_g * sum(x_g)} in one launch: each block stages x and its
+     * 32-value piece sums in shared memory, each warp reads 16-byte code pieces of 1 to 4 rows
+     * ({@link #gemvKernelFor}). Graph-safe: nothing depends on host values besides the shapes. Within
+     * ~1e-6 relative (fp32) of Q4Matrix.matMul, not bitwise (the sums run in another order).
      */
     public void gemv(DeviceBuffer x, DeviceBuffer out) {
         String shapes = name + ": 4-bit [" + rows + "][" + cols + "] x " + x.name() + " f32[" + cols + "] -> "
                 + out.name() + " f32[" + rows + "]";
         checkGemv(x, out, rows, cols, shapes);
-        int pieces = pieces(cols);
-        try (KernelArgs args = new KernelArgs().buffer(x).i32(cols).buffer(xpad).buffer(xsum).i32(pieces)) {
-            context.launch("qs_q4_prepare_x", CudaKernels.ceilDiv(pieces, 4), 1, 128, args, shapes);
+        if ((x.address() & 15) != 0) {
+            throw new IllegalArgumentException("x must be 16-byte aligned for the vector loads: " + shapes);
         }
-        int rowsPerBlock = GEMV_THREADS / 32 * GEMV_ROWS_PER_WARP;
-        try (KernelArgs args = new KernelArgs().buffer(codes).buffer(params).buffer(xpad).buffer(xsum).buffer(out)
-                .i32(rows).i32(pieces).i32(rowStride(cols)).i32(groupsPerRow(cols, groupSize)).i32(groupSize / PIECE)) {
-            context.launch("qs_q4_gemv", CudaKernels.ceilDiv(rows, rowsPerBlock), 1, GEMV_THREADS, args, shapes);
+        GemvKernel kernel = gemvKernelFor(rows, cols);
+        int rowsPerBlock = GEMV_THREADS / 32 * kernel.rowsPerWarp();
+        try (KernelArgs args = new KernelArgs().buffer(codes).buffer(params).buffer(x).buffer(out).i32(rows).i32(cols)
+                .i32(rowStride(cols)).i32(groupsPerRow(cols, groupSize)).i32(groupSize / PIECE)) {
+            context.launch(kernel.kernel(), CudaKernels.ceilDiv(rows, rowsPerBlock), 1, GEMV_THREADS, args, shapes);
         }
+    }
+
+    /** A 4-bit GEMV entry point of q4gemv.cuh and the rows each of its warps reduces. */
+    record GemvKernel(String kernel, int rowsPerWarp) {
+    }
+
+    /**
+     * The variant measured fastest on an H200 (2026-11-29, native-kernels/bench-results/
+     * h200-2026-11-29-gemv-tuning.md), all with 256 threads: 4 rows per warp for tall matrices (rows
+     * >= 8192: qkv of Llama-2-7B, gate/up), else 2 rows per warp up to 4096 columns (o, qkv of
+     * Llama-3.1-8B) and 1 row with 2 pieces per lane in flight for wider ones (down).
+     */
+    static GemvKernel gemvKernelFor(int rows, int cols) {
+        if (rows >= 8192) return new GemvKernel("qs_q4_gemv_x_r4", 4);
+        return cols <= 4096 ? new GemvKernel("qs_q4_gemv_x_r2", 2) : new GemvKernel("qs_q4_gemv_x_r1u2", 1);
     }
 
     static void checkGemv(DeviceBuffer x, DeviceBuffer out, int rows, int cols, String shapes) {
@@ -161,7 +169,7 @@ public final class DeviceQ4Matrix implements AutoCloseable {
         return params;
     }
 
-    /** Device bytes of the weights (codes and params): what one {@link #gemv} reads. */
+    /** Device bytes of the weights (codes and params): what one {@link #gemv} reads (besides x). */
     public long bytes() {
         return codes.bytes() + params.bytes();
     }
@@ -190,7 +198,5 @@ public final class DeviceQ4Matrix implements AutoCloseable {
     public void close() {
         codes.close();
         params.close();
-        xpad.close();
-        xsum.close();
     }
 }
