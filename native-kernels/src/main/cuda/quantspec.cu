@@ -9,3 +9,4 @@
 #include "q4gemv.cuh"
 #include "quantkv_mma.cuh"
 #include "round.cuh"
+#include "sampling.cuh"
