@@ -334,6 +334,18 @@ public final class CudaTransformer implements AutoCloseable {
         return logits.downloadFloats(vocab);
     }
 
+    /**
+     * Draws the next token from the logits of the last {@link #step} or {@link #prefill} on the device
+     * ({@link DeviceSampler}: temperature, top-k, top-p, then the draw with {@code u} in [0, 1), the
+     * CPU's {@code TokenDistribution} up to float rounding); 4 bytes come back instead of the logits.
+     * A sampler (an int[1] on the device) is made per call.
+     */
+    public int sampleNext(float temperature, int topK, float topP, double u) {
+        try (DeviceSampler sampler = new DeviceSampler(context)) {
+            return sampler.sample(logits, vocab, temperature, topK, topP, u);
+        }
+    }
+
     private DeviceBuffer own(DeviceBuffer b) {
         owned.add(b);
         return b;

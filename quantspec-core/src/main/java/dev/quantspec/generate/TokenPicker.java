@@ -22,6 +22,11 @@ final class TokenPicker {
         return params.greedy();
     }
 
+    /** The parameters this picker draws under (for samplers elsewhere, such as the device's). */
+    SamplingParams params() {
+        return params;
+    }
+
     int pick(float[] logits, int off) {
         if (params.greedy()) {
             return TokenDistribution.argmax(logits, off, vocab);
