@@ -66,6 +66,7 @@ public final class CudaTransformer implements AutoCloseable {
     private boolean chunkedPrefill = !Boolean.getBoolean("quantspec.cuda.stepPrefill");
     private int prefillChunk = Integer.getInteger("quantspec.cuda.prefillChunk", DEFAULT_PREFILL_CHUNK);
     private ChunkedPrefill prefiller;         // made on the first chunked prefill (its buffers span the cache)
+    private DeviceSampler sampler;            // made on the first sampled token
 
     /** Positions per prefill chunk: GEMMs of 512 rows keep the H200's tensor cores busy at 7B width. */
     public static final int DEFAULT_PREFILL_CHUNK = 512;
@@ -338,12 +339,11 @@ public final class CudaTransformer implements AutoCloseable {
      * Draws the next token from the logits of the last {@link #step} or {@link #prefill} on the device
      * ({@link DeviceSampler}: temperature, top-k, top-p, then the draw with {@code u} in [0, 1), the
      * CPU's {@code TokenDistribution} up to float rounding); 4 bytes come back instead of the logits.
-     * A sampler (an int[1] on the device) is made per call.
+     * The sampler (an int[1] on the device) is made on the first call and kept.
      */
     public int sampleNext(float temperature, int topK, float topP, double u) {
-        try (DeviceSampler sampler = new DeviceSampler(context)) {
-            return sampler.sample(logits, vocab, temperature, topK, topP, u);
-        }
+        if (sampler == null) sampler = new DeviceSampler(context);
+        return sampler.sample(logits, vocab, temperature, topK, topP, u);
     }
 
     private DeviceBuffer own(DeviceBuffer b) {
@@ -360,6 +360,7 @@ public final class CudaTransformer implements AutoCloseable {
     public void close() {
         if (stepGraph != null) stepGraph.close();
         if (prefiller != null) prefiller.close();
+        if (sampler != null) sampler.close();
         attention.close();
         for (int i = owned.size() - 1; i >= 0; i--) {
             owned.get(i).close();
