@@ -17,8 +17,9 @@ import java.util.List;
  * per (chunk, kv head) handles the query heads of that kv head (GQA without re-reading KV per head
  * for the draft), the buffer is one more chunk, and {@code qs_attn_combine} merges the chunks by
  * log-sum-exp. Owns the partial-result buffers for one layer shape; reuse one instance per layer.
- * VERIFY runs version 6 (tensor cores, quantkv_mma.cuh) by default wherever it is compiled and fits
- * (see {@link #defaultTuning}); version 1 is the fallback and can be chosen through {@link Tuning}.
+ * VERIFY runs version 6 and DRAFT version 7 (tensor cores, quantkv_mma.cuh) by default wherever they are
+ * compiled and fit (see {@link #defaultTuning}); versions 1 and 3 are the fallbacks and can be chosen through
+ * {@link Tuning}.
  */
 public final class QuantizedDecodeAttention implements AutoCloseable {
     /** Which cache view and how many queries. */
@@ -50,18 +51,25 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
      * FMAs; scores and outputs carry ~1e-3 relative fp16 error, far below the INT4 error itself) or
      * version 6 (INT8 verification only, quantkv_mma.cuh: tensor cores, {@code mma.sync} m16n8k16 fp16 x
      * fp16 -> fp32; its parameters are in {@link #mma}, {@code channelsPerLane} and {@code unroll} are 0;
-     * build one with {@link #mma(int, int, boolean, int)}). {@link #compiled} lists what is instantiated.
+     * build one with {@link #mma(int, int, boolean, int)}) or version 7 (the INT4 draft only, quantkv_mma.cuh:
+     * version 6 with the upper planes only, every query head of a kv head in one block; build one with
+     * {@link #draftMma(int, int, boolean, int)}). {@link #compiled} lists what is instantiated.
      *
-     * @param mma the version-6 parameters, null for versions 1-3
+     * @param mma the version-6/7 parameters, null for versions 1-3
      */
     public record Tuning(int version, int channelsPerLane, int unroll, Mma mma) {
         public static final Tuning SIMPLE = new Tuning(1, 8, 4);
 
         public Tuning {
-            if ((version == 6) != (mma != null)) {
-                throw new IllegalArgumentException("version 6 (and only it) takes Mma parameters: version " + version
-                        + ", " + mma);
+            if (isMma(version) != (mma != null)) {
+                throw new IllegalArgumentException("versions 6 and 7 (and only they) take Mma parameters: version "
+                        + version + ", " + mma);
             }
+        }
+
+        /** Versions 6 and 7 (quantkv_mma.cuh): tensor cores, two entry points (host lengths and graph). */
+        static boolean isMma(int version) {
+            return version == 6 || version == 7;
         }
 
         /** A version 1-3 tuning. */
@@ -76,6 +84,15 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
             return new Tuning(6, 0, 0, new Mma(headsPerBlock, mTiles, prefetch, minBlocks));
         }
 
+        /**
+         * A version-7 tuning (INT4 draft on tensor cores): the entry points
+         * {@code qs_qattn7[g]_b4_h*_g*_p{headsPerBlock}_..._t{mTiles}_f{prefetch}_b{minBlocks}}; quantkv_mma.cuh
+         * compiles headsPerBlock = the GQA group only (every head of a kv head in one block, one slice).
+         */
+        public static Tuning draftMma(int headsPerBlock, int mTiles, boolean prefetch, int minBlocks) {
+            return new Tuning(7, 0, 0, new Mma(headsPerBlock, mTiles, prefetch, minBlocks));
+        }
+
         /** Positions one warp handles per step: (32 / lanes per position) * unroll (versions 1-3). */
         int warpSpan(int headDim) {
             return 32 / (headDim / channelsPerLane) * unroll;
@@ -84,13 +101,13 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
         @Override
         public String toString() {
             return mma == null ? "v" + version + " c" + channelsPerLane + " u" + unroll
-                    : "v6 p" + mma.headsPerBlock() + " t" + mma.mTiles() + " f" + (mma.prefetch() ? 1 : 0) + " b"
+                    : "v" + version + " p" + mma.headsPerBlock() + " t" + mma.mTiles() + " f" + (mma.prefetch() ? 1 : 0) + " b"
                     + mma.minBlocks();
         }
     }
 
     /**
-     * Version 6's compile-time parameters (QS_QATTN6_ENTRIES in quantkv_mma.cuh).
+     * Versions 6 and 7's compile-time parameters (QS_QATTN6_ENTRIES / QS_QATTN7_ENTRIES in quantkv_mma.cuh).
      *
      * @param headsPerBlock query heads of one kv head in one block (the MMA's N = 8 columns per head: up to 8
      *                      queries x this); the grid has group / headsPerBlock slices per kv head
@@ -102,14 +119,16 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
 
     /**
      * The tunings the .cuh files compile for this view, GQA group and head dim: version 1 first, then
-     * versions 2-3 (quantkv.cuh), then version 6 (quantkv_mma.cuh, VERIFY only), the preferred one of each
-     * family first (the H200 runs of 2026-11-29; bench-results/h200-2026-11-29-mma-verify.md).
+     * versions 2-3 (quantkv.cuh), then version 6 (VERIFY) or version 7 (DRAFT) (quantkv_mma.cuh), the preferred
+     * one of each family first (the H200 runs of 2026-11-29; bench-results/h200-2026-11-29-mma-verify.md and
+     * h200-2026-11-29-mma-draft.md).
      */
     public static List<Tuning> compiled(View view, int group, int headDim) {
         List<Tuning> list = new ArrayList<>(List.of(Tuning.SIMPLE));
         if (view == View.DRAFT) {
             if (group == 2) {
-                return list;  // GQA 2 (qs-tiny, qs-small): version 1 only
+                list.addAll(compiledDraftMma(group, headDim));
+                return list;  // GQA 2 (qs-tiny, qs-small): versions 1 and 7 only
             }
             if (headDim == 128 && group == 1) {
                 list.addAll(List.of(new Tuning(2, 32, 2), new Tuning(2, 16, 2), new Tuning(2, 16, 4),
@@ -121,6 +140,7 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
             } else {
                 list.add(new Tuning(2, 8, 4));
             }
+            list.addAll(compiledDraftMma(group, headDim));
             return list;
         }
         if (group != 2) {  // GQA 2: no version 2
@@ -155,25 +175,39 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
     }
 
     /**
+     * QS_QATTN7_ENTRIES of quantkv_mma.cuh: {@code t2_f0_b4} with every head of the kv head in one block, the only
+     * variant compiled into the fatbin (the others timed on the H200 were instantiated by the harness only).
+     */
+    private static List<Tuning> compiledDraftMma(int group, int headDim) {
+        if ((group != 1 && group != 2 && group != 4) || (headDim != 64 && headDim != 128)) {
+            return List.of();
+        }
+        return List.of(Tuning.draftMma(group, 2, false, 4));
+    }
+
+    /**
      * The tuning used when none is given, from the H200 runs of 2026-11-29 (native-kernels/QUANTKV-NOTES.md):
      * VERIFY: version 6 (tensor cores; 4-5x version 1) wherever it is compiled and fits the layout (value group
      * == head dim, G a multiple of 32), its first compiled variant ({@code t2_f0_b3} for MHA at head dim 128,
-     * {@code p2_t1_f0_b2} for GQA 4), else version 1. DRAFT: version 3 with 16 channels per lane and unroll 4
-     * for MHA at head dim 128 (run 3: 1.2-1.3x version 2's 16/4 at 8K-256K), version 1 everywhere else.
+     * {@code p2_t1_f0_b2} for GQA 4), else version 1. DRAFT: version 7 (tensor cores; H200 at 256K: MHA 424 us
+     * against version 3's 580, GQA 4 120 us against version 1's 356; at 8K MHA on par with version 3) wherever it
+     * is compiled (GQA 1/2/4, head dim 64/128: {@code t2_f0_b4}, all heads of a kv head per block) and fits the
+     * same way as version 6; else version 3 with 16 channels per lane and unroll 4 for MHA at head dim 128 (run 3:
+     * 1.2-1.3x version 2's 16/4 at 8K-256K), version 1 everywhere else.
      */
     public static Tuning defaultTuning(View view, QuantizedKvLayout layout, int group) {
-        if (view == View.VERIFY) {
-            for (Tuning t : compiledMma(group, layout.headDim())) {
-                if (fits(t, layout)) {
-                    return t;
-                }
+        List<Tuning> mma = view == View.VERIFY ? compiledMma(group, layout.headDim())
+                : compiledDraftMma(group, layout.headDim());
+        for (Tuning t : mma) {
+            if (fits(t, layout)) {
+                return t;
             }
         }
         return legacyDefault(view, layout, group);
     }
 
-    /** The default among versions 1-3 (what sizes their split; the VERIFY default before version 6). */
-    private static Tuning legacyDefault(View view, QuantizedKvLayout layout, int group) {
+    /** The default among versions 1-3 (what sizes their split; the default before versions 6 and 7). */
+    static Tuning legacyDefault(View view, QuantizedKvLayout layout, int group) {
         Tuning mhaDraft = new Tuning(3, 16, 4);
         if (view == View.DRAFT && group == 1 && layout.headDim() == 128 && fits(mhaDraft, layout)) {
             return mhaDraft;
@@ -184,11 +218,11 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
     /**
      * Whether the kernel can serve the layout. Versions 1-3: a lane's channels must lie in one value group,
      * and (version 2, which has no masking in the quantized path) a key group must be whole block steps.
-     * Version 6: one value group per position (valueGroupSize == headDim: the value scale folds into P) and
-     * key groups of whole warp steps (G a multiple of 32 and of 16 x m-tiles).
+     * Versions 6 and 7: one value group per position (valueGroupSize == headDim: the value scale folds into P)
+     * and key groups of whole warp steps (G a multiple of 32 and of 16 x m-tiles).
      */
     static boolean fits(Tuning t, QuantizedKvLayout layout) {
-        if (t.version() == 6) {
+        if (Tuning.isMma(t.version())) {
             int g = layout.groupSize();
             return layout.valueGroupSize() == layout.headDim() && g % 32 == 0 && g % (16 * t.mma().mTiles()) == 0
                     && (layout.headDim() == 64 || layout.headDim() == 128);
@@ -205,6 +239,21 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
      */
     static int mmaChunks(int residentBlocks, int kvHeads, int slices) {
         return Math.min(DecodeAttention.MAX_CHUNKS - 1, Math.max(1, residentBlocks / (kvHeads * slices) - 1));
+    }
+
+    /**
+     * Quantized chunks for version 7 (the draft; one slice per kv head): MHA (group 1)
+     * {@code 2 * floor(resident / kvHeads) - 1}, so with the buffer chunk two waves of resident blocks; every other
+     * group one wave, {@code floor(resident / kvHeads) - 1} (at least 1 either way). H200
+     * (bench-results/h200-2026-11-29-mma-draft.md): MHA gains from more chunks at long context (256K: 433 us at two
+     * waves vs 460 at one) and loses little at 8K (29.0 vs 27.3; four waves 42.5), so two waves is the fixed graph
+     * split; GQA 4 is best at one wave (256K 120 us; two waves 121, 8K/32K equal or worse). GQA 2 was not timed:
+     * one wave, as version 6.
+     */
+    static int draftMmaChunks(int residentBlocks, int kvHeads, int slices, int group) {
+        int perWave = residentBlocks / (kvHeads * slices);
+        int chunks = group == 1 ? 2 * perWave - 1 : perWave - 1;
+        return Math.min(DecodeAttention.MAX_CHUNKS - 1, Math.max(1, chunks));
     }
 
     /** Quantized chunks for versions 1-3: {@code ceil(resident / (kvHeads * slices))}, at least 1. */
@@ -251,18 +300,20 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
         if (!compiled(view, group, layout.headDim()).contains(tuning) || !fits(tuning, layout)) {
             throw new IllegalArgumentException(tuning + " is not compiled for " + view + " with GQA group " + group
                     + " and head dim " + layout.headDim() + " or does not fit " + layout + " (versions 1-3: value group"
-                    + " % channels per lane, G % 4 warp steps; version 6: value group == head dim, G % 32)");
+                    + " % channels per lane, G % 4 warp steps; versions 6-7: value group == head dim, G % 32)");
         }
         this.tuning = tuning;
         this.kernel = kernelName(view, group, layout.headDim(), tuning);
         this.graphKernel = graphKernelName(view, group, layout.headDim(), tuning);
         this.slices = slices(view, group, tuning);
         int byOccupancy;
-        if (tuning.version() == 6) {
-            // Version 6: one wave of its own kernel's resident blocks (both entries; they share launch bounds).
+        if (Tuning.isMma(tuning.version())) {
+            // Versions 6-7: whole waves of their own kernel's resident blocks (both entries; they share launch bounds).
             int blocksPerSm = Math.max(1, Math.min(context.maxActiveBlocksPerMultiprocessor(kernel, THREADS),
                     context.maxActiveBlocksPerMultiprocessor(graphKernel, THREADS)));
-            byOccupancy = mmaChunks(context.multiprocessorCount() * blocksPerSm, layout.kvHeads(), slices);
+            int resident = context.multiprocessorCount() * blocksPerSm;
+            byOccupancy = tuning.version() == 6 ? mmaChunks(resident, layout.kvHeads(), slices)
+                    : draftMmaChunks(resident, layout.kvHeads(), slices, group);
         } else {
             // Versions 1-3: sized by the occupancy of the view's default among versions 1-3 whatever tuning
             // this instance runs, so every such instance for one layer shape and view cuts the context the same way.
@@ -284,11 +335,11 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
 
     /**
      * Blocks sharing one chunk of one kv head: the draft keeps every head of a kv head in one block; version
-     * 1-2 verification one head per block (5 queries x 4 heads do not fit in registers); version 6
-     * {@code headsPerBlock} heads per block.
+     * 1-2 verification one head per block (5 queries x 4 heads do not fit in registers); versions 6-7
+     * {@code headsPerBlock} heads per block (version 7: all of them).
      */
     static int slices(View view, int group, Tuning tuning) {
-        if (tuning.version() == 6) {
+        if (Tuning.isMma(tuning.version())) {
             return group / tuning.mma().headsPerBlock();
         }
         return view == View.DRAFT ? 1 : group;
@@ -296,9 +347,9 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
 
     /** The host-lengths kernel entry point for a view, GQA group, head dim and tuning (quantkv.cuh, quantkv_mma.cuh). */
     static String kernelName(View view, int group, int headDim, Tuning tuning) {
-        if (tuning.version() == 6) {
+        if (Tuning.isMma(tuning.version())) {
             Mma m = tuning.mma();
-            return "qs_qattn6_b" + view.bits + "_h" + headDim + "_g" + group + "_p" + m.headsPerBlock() + "_q"
+            return "qs_qattn" + tuning.version() + "_b" + view.bits + "_h" + headDim + "_g" + group + "_p" + m.headsPerBlock() + "_q"
                     + view.queries + "_t" + m.mTiles() + "_f" + (m.prefetch() ? 1 : 0) + "_b" + m.minBlocks();
         }
         int headsPerBlock = view == View.DRAFT ? group : 1;
@@ -308,13 +359,13 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
     }
 
     /**
-     * The entry point {@link #runAtHeader} launches: version 6's graph entry {@code qs_qattn6g_*} (header,
-     * firstQuery, nq, qRowStride, maxChunks), else the host entry in header mode.
+     * The entry point {@link #runAtHeader} launches: versions 6-7's graph entry {@code qs_qattn6g_*} /
+     * {@code qs_qattn7g_*} (header, firstQuery, nq, qRowStride, maxChunks), else the host entry in header mode.
      */
     static String graphKernelName(View view, int group, int headDim, Tuning tuning) {
-        if (tuning.version() == 6) {
+        if (Tuning.isMma(tuning.version())) {
             Mma m = tuning.mma();
-            return "qs_qattn6g_b" + view.bits + "_h" + headDim + "_g" + group + "_p" + m.headsPerBlock() + "_t"
+            return "qs_qattn" + tuning.version() + "g_b" + view.bits + "_h" + headDim + "_g" + group + "_p" + m.headsPerBlock() + "_t"
                     + m.mTiles() + "_f" + (m.prefetch() ? 1 : 0) + "_b" + m.minBlocks();
         }
         return kernelName(view, group, headDim, tuning);
@@ -411,8 +462,8 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
         float scaleLog2 = (float) (1.0 / Math.sqrt(l.headDim()) / Math.log(2.0));
         int chunks = maxChunks + 1;
         String where = shapes + ", graph mode: " + maxChunks + " quantized chunks + the buffer";
-        if (tuning.version() == 6) {
-            // qs_qattn6g_*: (..., header, firstQuery, nq, qRowStride, capacity, maxGroups, bufCapacity, groupSize,
+        if (Tuning.isMma(tuning.version())) {
+            // qs_qattn6g_* / qs_qattn7g_*: (..., header, firstQuery, nq, qRowStride, capacity, maxGroups, bufCapacity, groupSize,
             // valueGroupSize, maxChunks, scaleLog2); the chunk length is derived from header[1] on the device
             try (KernelArgs args = new KernelArgs().buffer(q).buffer(kv.keyUpper).buffer(kv.keyLower)
                     .buffer(kv.valueUpper).buffer(kv.valueLower).buffer(kv.keyParams).buffer(kv.valueParams)
@@ -470,7 +521,7 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
         return kernel;
     }
 
-    /** The entry point {@link #runAtHeader} launches (version 6: {@code qs_qattn6g_*}; else {@link #kernelName()}). */
+    /** The entry point {@link #runAtHeader} launches (versions 6-7: {@code qs_qattn6g_*} / {@code qs_qattn7g_*}; else {@link #kernelName()}). */
     public String graphKernelName() {
         return graphKernel;
     }

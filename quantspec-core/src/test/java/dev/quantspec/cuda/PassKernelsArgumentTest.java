@@ -52,7 +52,15 @@ class PassKernelsArgumentTest {
         QuantizedDecodeAttention.Tuning simple = QuantizedDecodeAttention.Tuning.SIMPLE;
         assertThat(QuantizedDecodeAttention.kernelName(DRAFT, 2, 64, simple)).isEqualTo("qs_qattn_b4_h64_g2_p2_q1");
         assertThat(QuantizedDecodeAttention.kernelName(VERIFY, 2, 64, simple)).isEqualTo("qs_qattn_b8_h64_g2_p1_q5");
-        assertThat(QuantizedDecodeAttention.compiled(DRAFT, 2, 128)).containsExactly(simple);
+        // the draft: version 1 (the fallback) and version 7 (tensor cores, all heads of a kv head per block)
+        QuantizedDecodeAttention.Tuning v7 = QuantizedDecodeAttention.Tuning.draftMma(2, 2, false, 4);
+        assertThat(QuantizedDecodeAttention.compiled(DRAFT, 2, 128)).containsExactly(simple, v7);
+        assertThat(QuantizedDecodeAttention.compiled(DRAFT, 2, 64)).containsExactly(simple, v7);
+        // the layout's value group spans the head, so the draft defaults to version 7 in both launch modes
+        assertThat(QuantizedDecodeAttention.defaultTuning(DRAFT, layout, 2)).isEqualTo(v7);
+        assertThat(QuantizedDecodeAttention.kernelName(DRAFT, 2, 64, v7)).isEqualTo("qs_qattn7_b4_h64_g2_p2_q1_t2_f0_b4");
+        assertThat(QuantizedDecodeAttention.graphKernelName(DRAFT, 2, 64, v7)).isEqualTo("qs_qattn7g_b4_h64_g2_p2_t2_f0_b4");
+        assertThat(QuantizedDecodeAttention.slices(DRAFT, 2, v7)).isEqualTo(1);
         // the layout's value group spans the head, so verification defaults to the tensor-core kernel (version 6)
         assertThat(QuantizedDecodeAttention.defaultTuning(VERIFY, layout, 2))
                 .isEqualTo(QuantizedDecodeAttention.Tuning.mma(1, 1, true, 4));

@@ -135,7 +135,13 @@ class QuantizedKvGpuTest {
             // version 6 shapes beyond the ones above: GQA 2 and 4 at head dims 64 and 128, forced splits
             "VERIFY, 8, 4, 128, 128, 128, 2048, 37, 0", "VERIFY, 8, 2, 64, 64, 64, 1344, 100, 0",
             "VERIFY, 4, 2, 64, 64, 64, 1024, 9, 0", "VERIFY, 16, 4, 128, 128, 128, 4096, 20, 3",
-            "VERIFY, 8, 8, 64, 128, 64, 2048, 261, 7", "VERIFY, 8, 4, 64, 128, 64, 3072, 64, 0"})
+            "VERIFY, 8, 8, 64, 128, 64, 2048, 261, 7", "VERIFY, 8, 4, 64, 128, 64, 3072, 64, 0",
+            // version 7 (the draft on tensor cores) shapes beyond the ones above: GQA 2 and 4 at head dims 64 and
+            // 128, G 64, forced splits of 1 / 3 / 7 / 64 chunks
+            "DRAFT, 8, 4, 128, 128, 128, 2048, 37, 0", "DRAFT, 8, 4, 64, 64, 64, 1344, 100, 0",
+            "DRAFT, 8, 2, 64, 64, 64, 1024, 9, 0", "DRAFT, 16, 4, 128, 128, 128, 4096, 20, 3",
+            "DRAFT, 8, 8, 128, 64, 128, 2048, 261, 7", "DRAFT, 8, 4, 64, 128, 64, 3072, 64, 0",
+            "DRAFT, 4, 4, 64, 64, 64, 8192, 5, 64", "DRAFT, 32, 8, 128, 128, 128, 1280, 1, 1"})
     void should_match_dequantize_then_attend_in_double(QuantizedDecodeAttention.View view, int nHeads, int nKvHeads,
                                                        int headDim, int g, int vg, int quantized, int bufLen,
                                                        int maxChunks) {
@@ -227,7 +233,7 @@ class QuantizedKvGpuTest {
             // Version 3 multiplies in fp16: products round by 2^-11 relative on folded values of up to
             // ~4 (1 + n/16 times 16 x scale), i.e. ~2e-3 per term at worst, averaging down over the
             // positions; 4e-3 bounds it and still sits below what a wrong code or merge does (H200
-            // run 3, 2026-11-29: version 3 worst 5.0e-4 over all cases). Version 6: see tolerance().
+            // run 3, 2026-11-29: version 3 worst 5.0e-4 over all cases). Versions 6 and 7: see tolerance().
             double[] worstError = new double[tunings.size()];
             boolean target = view == QuantizedDecodeAttention.View.VERIFY;
             double scale = 1.0 / Math.sqrt(headDim);
@@ -304,7 +310,10 @@ class QuantizedKvGpuTest {
             "DRAFT, 4, 2, 64, 64, 64, 640, 70, 5, 0", "DRAFT, 8, 4, 64, 128, 64, 2048, 130, 3, 0",
             "DRAFT, 32, 32, 128, 128, 128, 1280, 128, 2, 0", "DRAFT, 32, 8, 128, 128, 128, 3072, 200, 2, 0",
             "DRAFT, 8, 4, 64, 64, 64, 0, 0, 4, 0", "DRAFT, 2, 2, 128, 128, 128, 20480, 200, 2, 3",
-            "DRAFT, 8, 2, 128, 64, 64, 256, 5, 2, 7"})
+            "DRAFT, 8, 2, 128, 64, 64, 256, 5, 2, 7",
+            // version 7 shapes beyond the ones above: GQA 4 and MHA with forced splits, G 64 at head dim 128
+            "DRAFT, 16, 4, 128, 128, 128, 4096, 20, 3, 3", "DRAFT, 8, 8, 64, 64, 64, 1280, 64, 3, 9",
+            "DRAFT, 8, 4, 128, 64, 128, 1024, 255, 2, 0"})
     void should_attend_at_a_device_header_batch_invariantly(QuantizedDecodeAttention.View view, int nHeads,
                                                             int nKvHeads, int headDim, int g, int vg, int quantized,
                                                             int bufRow0, int n, int maxChunks) {
@@ -345,7 +354,23 @@ class QuantizedKvGpuTest {
                         whole = out.downloadFloats(n * rowFloats);
                     }
 
-                    // then: batch-invariant to the bit (the pass, rows alone, and a middle slice of it)
+                    // then: batch-invariant to the bit (the pass, rows alone, and a middle slice of it); the draft
+                    // (one query per launch): row i from pass row i equals row i launched as row 0 of a pass that
+                    // starts i buffer rows later (the same visible rows [0, bufRow0 + i]), so a query's bits depend
+                    // only on what it sees, not on where in a pass it is launched
+                    if (!target) {
+                        for (int i = 1; i < n; i++) {
+                            int[] later = passHeader(quantized, bufRow0 + i, n - i);
+                            try (DeviceBuffer laterHeader = context.allocate("later header", later.length * 4L)) {
+                                laterHeader.upload(later);
+                                one.fill((byte) 0xff);
+                                attention.runAtHeader(qRow(dQ, i, qRowStride), qRowStride, kv, one, laterHeader, 1, 0);
+                                assertThat(bits(one.downloadFloats(rowFloats)))
+                                        .as("%s: draft row %d from pass row %d vs from a header %d rows later", tuning, i, i, i)
+                                        .containsExactly(bits(alone[i]));
+                            }
+                        }
+                    }
                     if (target) {
                         for (int i = 0; i < n; i++) {
                             assertThat(bits(java.util.Arrays.copyOfRange(whole, i * rowFloats, (i + 1) * rowFloats)))
@@ -402,20 +427,70 @@ class QuantizedKvGpuTest {
         }
     }
 
-    @ParameterizedTest(name = "version {0}")
-    @CsvSource({"6", "1"})
-    void should_refuse_pass_launches_the_kernel_cannot_serve(int version) {
+    @ParameterizedTest(name = "{0} version {1}")
+    @CsvSource({"VERIFY, 6", "VERIFY, 1", "DRAFT, 7", "DRAFT, 1"})
+    void should_refuse_pass_launches_the_kernel_cannot_serve(QuantizedDecodeAttention.View view, int version) {
         QuantizedKvLayout layout = new QuantizedKvLayout(2, 64, 256, 64, 64, 20);
         QuantizedDecodeAttention.Tuning tuning = version == 1 ? QuantizedDecodeAttention.Tuning.SIMPLE
-                : QuantizedDecodeAttention.defaultTuning(QuantizedDecodeAttention.View.VERIFY, layout, 2);
+                : QuantizedDecodeAttention.defaultTuning(view, layout, 2);
         assertThat(tuning.version()).isEqualTo(version);
-        try (QuantizedDecodeAttention verify = new QuantizedDecodeAttention(context, QuantizedDecodeAttention.View.VERIFY,
-                4, layout, tuning, 0); DeviceQuantizedKv kv = new DeviceQuantizedKv(context, layout);
+        try (QuantizedDecodeAttention attention = new QuantizedDecodeAttention(context, view, 4, layout, tuning, 0);
+             DeviceQuantizedKv kv = new DeviceQuantizedKv(context, layout);
              DeviceBuffer q = context.allocate("q", 6 * 256 * 4); DeviceBuffer out = context.allocate("out", 6 * 256 * 4);
              DeviceBuffer header = context.allocate("header", 40)) {
-            assertThatThrownBy(() -> verify.runAtHeader(q, 256, kv, out, header, 6, 0)).isInstanceOf(IllegalArgumentException.class);
-            assertThatThrownBy(() -> verify.runAtHeader(q, 255, kv, out, header, 5, 0)).isInstanceOf(IllegalArgumentException.class);
-            assertThat(verify.maxChunks()).isPositive();
+            int tooMany = view.queries + 1;
+            assertThatThrownBy(() -> attention.runAtHeader(q, 256, kv, out, header, tooMany, 0))
+                    .isInstanceOf(IllegalArgumentException.class);
+            assertThatThrownBy(() -> attention.runAtHeader(q, 255, kv, out, header, view.queries, 0))
+                    .isInstanceOf(IllegalArgumentException.class);
+            assertThat(attention.maxChunks()).isPositive();
+        }
+    }
+
+    @ParameterizedTest(name = "{0} q / {1} kv heads x {2}, G {3}, value group {4}")
+    @CsvSource({"32, 32, 128, 128, 128", "32, 8, 128, 128, 128", "32, 16, 128, 128, 128", "8, 2, 64, 64, 64",
+            "8, 8, 64, 64, 64", "32, 32, 128, 128, 64", "32, 8, 128, 128, 64"})
+    void should_split_version_7_into_whole_waves_and_keep_versions_1_and_3_selectable(int nHeads, int nKvHeads,
+                                                                                      int headDim, int g, int vg) {
+        // given a long-context layer
+        QuantizedKvLayout layout = new QuantizedKvLayout(nKvHeads, headDim, 262144, g, vg, 261);
+        int group = nHeads / nKvHeads;
+        QuantizedDecodeAttention.View draft = QuantizedDecodeAttention.View.DRAFT;
+        try (QuantizedDecodeAttention byDefault = new QuantizedDecodeAttention(context, draft, nHeads, layout);
+             QuantizedDecodeAttention again = new QuantizedDecodeAttention(context, draft, nHeads, layout);
+             QuantizedDecodeAttention v1 = new QuantizedDecodeAttention(context, draft, nHeads, layout,
+                     QuantizedDecodeAttention.Tuning.SIMPLE, 0)) {
+            // then: version 7 where it fits (value group == head dim), versions 3 / 1 otherwise and on request
+            assertThat(v1.kernelName()).isEqualTo("qs_qattn_b4_h" + headDim + "_g" + group + "_p" + group + "_q1");
+            assertThat(v1.graphKernelName()).isEqualTo(v1.kernelName());
+            assertThat(again.maxChunks()).as("the split is a property of the layer shape").isEqualTo(byDefault.maxChunks());
+            if (vg != headDim) {
+                assertThat(byDefault.tuning().version()).isIn(1, 3);
+                assertThat(byDefault.tuning()).isEqualTo(QuantizedDecodeAttention.legacyDefault(draft, layout, group));
+                return;
+            }
+            QuantizedDecodeAttention.Tuning t = byDefault.tuning();
+            assertThat(t).isEqualTo(QuantizedDecodeAttention.Tuning.draftMma(group, 2, false, 4));
+            assertThat(byDefault.kernelName()).isEqualTo("qs_qattn7_b4_h" + headDim + "_g" + group + "_p" + group
+                    + "_q1_t2_f0_b4");
+            assertThat(byDefault.graphKernelName()).isEqualTo("qs_qattn7g_b4_h" + headDim + "_g" + group + "_p" + group
+                    + "_t2_f0_b4");
+            // ... and the quantized chunks plus the buffer chunk fill two waves of resident blocks (MHA) or one (GQA)
+            int resident = context.multiprocessorCount() * Math.min(
+                    context.maxActiveBlocksPerMultiprocessor(byDefault.kernelName(), QuantizedDecodeAttention.THREADS),
+                    context.maxActiveBlocksPerMultiprocessor(byDefault.graphKernelName(), QuantizedDecodeAttention.THREADS));
+            assertThat(resident).as("resident blocks").isGreaterThanOrEqualTo(context.multiprocessorCount()
+                    * t.mma().minBlocks());
+            int waves = group == 1 ? 2 : 1;
+            assertThat(byDefault.maxChunks()).isEqualTo(Math.max(1, waves * (resident / nKvHeads) - 1));
+            assertThat((byDefault.maxChunks() + 1) * nKvHeads).isLessThanOrEqualTo(Math.max(waves * resident, 2 * nKvHeads));
+            QuantizedDecodeAttention.Split split = byDefault.split(262144 - 256);
+            assertThat(split.chunks()).isLessThanOrEqualTo(byDefault.maxChunks());
+            assertThat(split.chunkLen() % g).isZero();
+            assertThat((long) split.chunks() * split.chunkLen()).isGreaterThanOrEqualTo(262144 - 256);
+            System.out.printf(java.util.Locale.ROOT, "DRAFT %dq/%dkv hd %d: %s %s, %d resident blocks -> %d chunks;"
+                            + " version 1 %d chunks%n", nHeads, nKvHeads, headDim, t, byDefault.kernelName(), resident,
+                    byDefault.maxChunks(), v1.maxChunks());
         }
     }
 
@@ -721,11 +796,14 @@ class QuantizedKvGpuTest {
      * (|c8 - 128| <= 128), so the score error stays ~1e-4 or less. H200 (mma-harness, 2026-11-29): worst 4.7e-4
      * over 30 cases of these shapes. 2e-3 leaves 4x margin over that and stays 5x below what a wrong code,
      * parameter, mask or merge does (0.01 and more).
+     * Version 7 (the INT4 draft on tensor cores) rounds the same things to fp16 (query weights q * s / 16 on
+     * centred codes |u - 7.5| <= 7.5, probabilities p * s / 16, the buffer's q and p), so the same bound holds;
+     * H200 (mma-harness, 2026-11-29): worst 4.8e-4 over 33 cases (head dim 64/128, GQA 1/2/4), so 2e-3 again.
      */
     private static double tolerance(QuantizedDecodeAttention.Tuning tuning) {
         return switch (tuning.version()) {
             case 3 -> 4e-3;
-            case 6 -> 2e-3;
+            case 6, 7 -> 2e-3;
             default -> 1e-4;
         };
     }

@@ -36,14 +36,79 @@ class QuantizedKvLayoutTest {
     }
 
     @Test
-    void should_use_version_3_only_for_the_mha_draft_at_head_dim_128_where_it_was_faster() {
-        // given the shapes timed on the H200
+    void should_draft_on_tensor_cores_wherever_version_7_is_compiled_and_fits() {
+        // given the shapes timed on the H200 (bench-results/h200-2026-11-29-mma-draft.md) and the small models'
         QuantizedKvLayout mha = new QuantizedKvLayout(32, 128, 4096, 128, 128, 261);
         QuantizedKvLayout gqa = new QuantizedKvLayout(8, 128, 4096, 128, 128, 261);
+        QuantizedKvLayout gqa2 = new QuantizedKvLayout(16, 128, 4096, 128, 128, 261);
+        QuantizedKvLayout small = new QuantizedKvLayout(2, 64, 1024, 64, 64, 140);
 
-        // when / then
-        assertThat(QuantizedDecodeAttention.defaultTuning(DRAFT, mha, 1)).isEqualTo(new QuantizedDecodeAttention.Tuning(3, 16, 4));
-        assertThat(QuantizedDecodeAttention.defaultTuning(DRAFT, gqa, 4)).isEqualTo(QuantizedDecodeAttention.Tuning.SIMPLE);
+        // when / then: t2_f0_b4 with every query head of the kv head in one block (the only variant compiled)
+        assertThat(QuantizedDecodeAttention.defaultTuning(DRAFT, mha, 1)).isEqualTo(Tuning.draftMma(1, 2, false, 4));
+        assertThat(QuantizedDecodeAttention.defaultTuning(DRAFT, gqa, 4)).isEqualTo(Tuning.draftMma(4, 2, false, 4));
+        assertThat(QuantizedDecodeAttention.defaultTuning(DRAFT, gqa2, 2)).isEqualTo(Tuning.draftMma(2, 2, false, 4));
+        for (int group : new int[] {1, 2, 4}) {
+            assertThat(QuantizedDecodeAttention.defaultTuning(DRAFT, small, group))
+                    .isEqualTo(Tuning.draftMma(group, 2, false, 4));
+        }
+        // the names of the two entries (host lengths for run, graph for runAtHeader); one slice per kv head
+        assertThat(QuantizedDecodeAttention.kernelName(DRAFT, 1, 128, Tuning.draftMma(1, 2, false, 4)))
+                .isEqualTo("qs_qattn7_b4_h128_g1_p1_q1_t2_f0_b4");
+        assertThat(QuantizedDecodeAttention.graphKernelName(DRAFT, 1, 128, Tuning.draftMma(1, 2, false, 4)))
+                .isEqualTo("qs_qattn7g_b4_h128_g1_p1_t2_f0_b4");
+        assertThat(QuantizedDecodeAttention.kernelName(DRAFT, 4, 128, Tuning.draftMma(4, 2, false, 4)))
+                .isEqualTo("qs_qattn7_b4_h128_g4_p4_q1_t2_f0_b4");
+        assertThat(QuantizedDecodeAttention.graphKernelName(DRAFT, 4, 64, Tuning.draftMma(4, 2, false, 4)))
+                .isEqualTo("qs_qattn7g_b4_h64_g4_p4_t2_f0_b4");
+        assertThat(QuantizedDecodeAttention.slices(DRAFT, 4, Tuning.draftMma(4, 2, false, 4))).isEqualTo(1);
+        assertThat(Tuning.draftMma(4, 2, false, 4)).hasToString("v7 p4 t2 f0 b4");
+        // versions 1 and 3 stay compiled and selectable; version 7 only for the draft, version 6 only for verification
+        assertThat(QuantizedDecodeAttention.compiled(DRAFT, 1, 128)).startsWith(Tuning.SIMPLE)
+                .contains(new Tuning(3, 16, 4), Tuning.draftMma(1, 2, false, 4));
+        assertThat(QuantizedDecodeAttention.compiled(DRAFT, 4, 128)).contains(Tuning.SIMPLE, new Tuning(3, 8, 4),
+                Tuning.draftMma(4, 2, false, 4));
+        assertThat(QuantizedDecodeAttention.compiled(VERIFY, 1, 128)).noneMatch(t -> t.version() == 7);
+        assertThat(QuantizedDecodeAttention.compiled(DRAFT, 4, 128)).noneMatch(t -> t.version() == 6);
+        // the previous defaults (what sizes the split of versions 1-3): version 3 for the MHA draft at head dim 128
+        assertThat(QuantizedDecodeAttention.legacyDefault(DRAFT, mha, 1)).isEqualTo(new Tuning(3, 16, 4));
+        assertThat(QuantizedDecodeAttention.legacyDefault(DRAFT, gqa, 4)).isEqualTo(Tuning.SIMPLE);
+    }
+
+    @Test
+    void should_fall_back_to_version_3_or_1_for_the_draft_when_version_7_does_not_fit() {
+        // given value groups smaller than the head dim and key groups that are not whole 32-position warp steps
+        QuantizedKvLayout vg64 = new QuantizedKvLayout(32, 128, 4096, 128, 64, 261);
+        QuantizedKvLayout g16 = new QuantizedKvLayout(32, 128, 4096, 16, 128, 261);
+        QuantizedKvLayout gqaVg64 = new QuantizedKvLayout(8, 128, 4096, 128, 64, 261);
+
+        // when / then: the MHA draft at head dim 128 falls back to version 3 where it fits, else version 1
+        assertThat(QuantizedDecodeAttention.fits(Tuning.draftMma(1, 2, false, 4), vg64)).isFalse();
+        assertThat(QuantizedDecodeAttention.fits(Tuning.draftMma(1, 2, false, 4), g16)).isFalse();
+        assertThat(QuantizedDecodeAttention.defaultTuning(DRAFT, vg64, 1)).isEqualTo(new Tuning(3, 16, 4));
+        assertThat(QuantizedDecodeAttention.defaultTuning(DRAFT, g16, 1)).isEqualTo(Tuning.SIMPLE);
+        assertThat(QuantizedDecodeAttention.defaultTuning(DRAFT, gqaVg64, 4)).isEqualTo(Tuning.SIMPLE);
+        assertThat(QuantizedDecodeAttention.fits(Tuning.draftMma(1, 2, false, 4),
+                new QuantizedKvLayout(32, 128, 4096, 64, 128, 261))).isTrue();
+        assertThatThrownBy(() -> new Tuning(7, 8, 4)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new Tuning(3, 16, 4, new QuantizedDecodeAttention.Mma(1, 2, false, 4)))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void should_size_version_7_splits_to_two_waves_for_mha_and_one_for_gqa() {
+        // given the H200 (132 SMs, 4 blocks/SM for every version-7 default: 528 resident blocks, one slice)
+        // when / then: MHA 2 x floor(resident / kvHeads) - 1 (the best fixed split at 32K-256K), GQA one wave
+        assertThat(QuantizedDecodeAttention.draftMmaChunks(132 * 4, 32, 1, 1)).isEqualTo(31);  // Llama-2-7B
+        assertThat(QuantizedDecodeAttention.draftMmaChunks(132 * 4, 8, 1, 4)).isEqualTo(65);   // Llama-3.1-8B
+        assertThat(QuantizedDecodeAttention.draftMmaChunks(132 * 4, 16, 1, 2)).isEqualTo(32);  // GQA 2: one wave
+        assertThat(QuantizedDecodeAttention.draftMmaChunks(132 * 4, 2, 1, 1)).isEqualTo(527);  // a 2-kv-head MHA model
+        assertThat(QuantizedDecodeAttention.draftMmaChunks(8, 32, 1, 1)).isEqualTo(1);         // never below one chunk
+        assertThat(QuantizedDecodeAttention.draftMmaChunks(8, 32, 1, 4)).isEqualTo(1);
+        assertThat(QuantizedDecodeAttention.draftMmaChunks(1 << 20, 1, 1, 1)).isEqualTo(DecodeAttention.MAX_CHUNKS - 1);
+        // (chunks + 1) x kvHeads blocks: MHA at most two waves (32 x 32 = 1024 <= 1056), GQA 4 one wave exactly
+        assertThat((QuantizedDecodeAttention.draftMmaChunks(132 * 4, 32, 1, 1) + 1) * 32).isEqualTo(1024)
+                .isLessThanOrEqualTo(2 * 132 * 4);
+        assertThat((QuantizedDecodeAttention.draftMmaChunks(132 * 4, 8, 1, 4) + 1) * 8).isEqualTo(132 * 4);
     }
 
     @Test
@@ -78,7 +143,8 @@ class QuantizedKvLayoutTest {
         assertThat(QuantizedDecodeAttention.compiled(VERIFY, 1, 128)).startsWith(Tuning.SIMPLE)
                 .contains(Tuning.mma(1, 2, false, 3), Tuning.mma(1, 1, false, 4));
         assertThat(QuantizedDecodeAttention.compiled(DRAFT, 1, 128)).noneMatch(t -> t.version() == 6);
-        assertThat(QuantizedDecodeAttention.compiled(DRAFT, 2, 128)).containsExactly(Tuning.SIMPLE);
+        assertThat(QuantizedDecodeAttention.compiled(DRAFT, 2, 128)).containsExactly(Tuning.SIMPLE,
+                Tuning.draftMma(2, 2, false, 4));
     }
 
     @Test
