@@ -16,9 +16,11 @@ import java.util.SplittableRandom;
  * the bytes the kernel reads and the fraction of 4262 GB/s. Same method as {@link CudaKernelBenchmark}:
  * random data, enough copies of the layer's cache that a timed batch streams >= 512 MB, median of
  * 7 batches of 20 calls replayed from a CUDA graph. Writes JSON to the path given as the first argument.
- * DRAFT: every compiled tuning. VERIFY: version 1 (the fallback) beside the version-6 tensor-core
+ * DRAFT: the default (version 7, tensor cores) beside the previous default (version 3 for MHA, version 1 for
+ * GQA), each with its own split. VERIFY: version 1 (the fallback) beside the version-6 tensor-core
  * variants without register prefetch (prefetch lost 15-20% on the H200; version 2 lost 10-20% to version 1),
- * each with its own split, plus the default tuning through {@code runAtHeader} (the decoder's graph path).
+ * each with its own split. Both views also time the default tuning through {@code runAtHeader} (the decoder's
+ * graph path).
  */
 public final class QuantizedAttentionBenchmark {
     private static final long ROTATION_BYTES = 512L << 20;
@@ -86,17 +88,21 @@ public final class QuantizedAttentionBenchmark {
             }
             int group = nHeads / nKvHeads;
             QuantizedDecodeAttention.Tuning byDefault = QuantizedDecodeAttention.defaultTuning(view, layout, group);
+            QuantizedDecodeAttention.Tuning previous = QuantizedDecodeAttention.legacyDefault(view, layout, group);
             for (QuantizedDecodeAttention.Tuning tuning : QuantizedDecodeAttention.compiled(view, group, 128)) {
                 if (!QuantizedDecodeAttention.fits(tuning, layout)) continue;
                 if (view == QuantizedDecodeAttention.View.VERIFY && !(tuning.version() == 1
                         || (tuning.version() == 6 && !tuning.mma().prefetch()) || tuning.equals(byDefault))) {
                     continue;
                 }
+                if (view == QuantizedDecodeAttention.View.DRAFT && !tuning.equals(byDefault) && !tuning.equals(previous)) {
+                    continue;  // the draft: only the default and the previous default (keeps the run short)
+                }
                 try (QuantizedDecodeAttention attention = new QuantizedDecodeAttention(context, view, nHeads, layout, tuning, 0)) {
                     int[] next = {0};
                     time(model, ctx, rowsQ, view, attention, "host", tuning.equals(byDefault), attention.split(quantized),
                             () -> attention.run(q, layers.get(next[0]++ % copies), o, quantized, BUFFERED));
-                    if (view == QuantizedDecodeAttention.View.VERIFY && tuning.equals(byDefault)) {
+                    if (tuning.equals(byDefault)) {
                         // graph mode, as CudaQuantSpecModel launches it: every split chunk of maxChunks, lengths on the device
                         time(model, ctx, rowsQ, view, attention, "header", true,
                                 new QuantizedDecodeAttention.Split(attention.split(quantized).chunkLen(), attention.maxChunks()),
