@@ -46,12 +46,6 @@ if [[ "$args" != *" --skip-7b "* ]]; then
         "$OUT/quantspec-bench.json" 2>&1 | tail -20
 fi
 
-# The PyTorch peer's whole 7B decode step (cuBLAS + cuDNN SDPA in a CUDA graph) in the same call
-if [[ "$args" == *" --peer "* && -f "$bundle/bench/peer_pytorch_decode.py" ]]; then
-    (cd "$bundle/bench" && OUT="$OUT" PYTHONUNBUFFERED=1 timeout "${PEER_TIMEOUT:-240}" python3 peer_pytorch_decode.py \
-        > "$OUT/peer-decode.log" 2>&1; echo "peer exit $?"; grep -E "^[a-zA-Z_0-9.-]+ [0-9]+ [{]" "$OUT/peer-decode.log" | tail -14)
-fi
-
 if [[ "$args" != *" --skip-models "* ]]; then
     models="qs-tiny"
     [[ "$args" =~ --models\ \"?([a-z -]+) ]] && models="${BASH_REMATCH[1]}"
@@ -75,4 +69,10 @@ if [[ "$args" != *" --skip-models "* ]]; then
             "$bundle/shared/reference/heldout-docs.jsonl" $prompts 2>&1 | grep -v Warning | tail -5)
     done
 fi
+# The PyTorch peer's whole 7B decode step (cuBLAS + cuDNN SDPA in a CUDA graph) in the same call
+if [[ "$args" == *" --peer "* && -f "$bundle/bench/peer_pytorch_decode.py" ]]; then
+    (cd "$bundle/bench" && OUT="$OUT" PYTHONUNBUFFERED=1 timeout "${PEER_TIMEOUT:-240}" python3 peer_pytorch_decode.py \
+        > "$OUT/peer-decode.log" 2>&1; echo "peer exit $?"; grep -E "^[a-zA-Z_0-9.-]+ [0-9]+ [{]" "$OUT/peer-decode.log" | tail -14)
+fi
+
 ls -la "$OUT"
