@@ -5,8 +5,9 @@
 #   quantspec-bench.json  CudaQuantSpecBenchmark: draft / verify / autoregressive ms at 7B shapes, memory, speedup
 #   bench-<model>.md      the CLI `bench` on real models: autoregressive vs QuantSpec on the GPU, tokens/s, acceptance
 #   hf-<model>.json       the Hugging Face generate() peer on the same model and prompt text
+#   quantspec-gamma-sweep.json  with --gamma-sweep: greedy rounds of γ 2..8 at 7B shapes
 #   anchors2.json         with --peer: the PyTorch peer (peer_pytorch_decode.py) run in the same call
-# Usage (repository root): OUT=/some/dir scripts/gpu-run-quantspec.sh [--skip-tests] [--skip-7b] [--skip-models] [--peer]
+# Usage (repository root): OUT=/some/dir scripts/gpu-run-quantspec.sh [--skip-tests] [--skip-7b] [--skip-models] [--peer] [--gamma-sweep]
 #   [--models "qs-tiny qs-small"] (model folders under models/ or .qsmall/)
 set -uo pipefail
 args=" $* "
@@ -44,6 +45,11 @@ fi
 if [[ "$args" != *" --skip-7b "* ]]; then
     timeout "${BENCH_TIMEOUT:-240}" "$java" "${jopts[@]}" -cp "$cp" dev.quantspec.cuda.CudaQuantSpecBenchmark \
         "$OUT/quantspec-bench.json" 2>&1 | tail -20
+fi
+
+if [[ "$args" == *" --gamma-sweep "* ]]; then
+    timeout "${BENCH_TIMEOUT:-240}" "$java" "${jopts[@]}" -cp "$cp" dev.quantspec.cuda.CudaQuantSpecBenchmark \
+        --gamma-sweep "$OUT/quantspec-gamma-sweep.json" 2>&1 | tail -30
 fi
 
 if [[ "$args" != *" --skip-models "* ]]; then

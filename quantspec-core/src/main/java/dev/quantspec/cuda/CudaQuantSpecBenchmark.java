@@ -26,13 +26,22 @@ import java.util.Set;
  * Each speedup is given twice: from the separately timed steps, and from one greedy round of γ drafts
  * and the verification timed as the single graph the decoder launches ({@code round_ms}).
  * Usage: {@code CudaQuantSpecBenchmark <out.json> [acceptance ...]} (default 0.970, qs-small's
- * measured γ=4 acceptance on 1000-token prompts, and 0.974, the independent oracle's).
+ * measured γ=4 acceptance on 1000-token prompts, and 0.974, the independent oracle's), or
+ * {@code CudaQuantSpecBenchmark --gamma-sweep <out.json>}: greedy rounds of γ 2 to 8.
  */
 public final class CudaQuantSpecBenchmark {
     private static final int GAMMA = 4;
     private static final int G = 128;
 
+    /** γ of the sweep and qs-small's measured acceptance at each (1000-token prompts, BENCHMARKS.md). */
+    private static final int[] SWEEP_GAMMAS = {2, 4, 6, 8};
+    private static final double[] SWEEP_ACCEPTANCE = {0.980, 0.970, 0.969, 0.943};
+
     public static void main(String[] args) throws IOException {
+        if (args.length > 0 && args[0].equals("--gamma-sweep")) {
+            gammaSweep(Path.of(args.length > 1 ? args[1] : "quantspec-gamma-sweep.json"));
+            return;
+        }
         Path out = Path.of(args.length > 0 ? args[0] : "quantspec-bench.json");
         double[] acceptance = args.length > 1
                 ? java.util.Arrays.stream(args, 1, args.length).mapToDouble(Double::parseDouble).toArray()
@@ -43,6 +52,49 @@ public final class CudaQuantSpecBenchmark {
             System.out.printf(Locale.ROOT, "device %s, %d SMs%n", context.deviceName(), context.multiprocessorCount());
             for (String name : new String[] {"llama2-7b", "llama3.1-8b"}) {
                 shape(context, name, contexts, acceptance, rows);
+                Files.writeString(out, "{\"rows\": [\n" + String.join(",\n", rows) + "\n]}\n");
+            }
+        }
+    }
+
+    /**
+     * Greedy rounds of γ = 2, 4, 6, 8 drafts (all projections 4-bit) against the autoregressive step,
+     * both shapes at 8K, 32K and 128K: which γ pays best at 7B scale, at qs-small's acceptance for each γ.
+     */
+    private static void gammaSweep(Path out) throws IOException {
+        int[] contexts = {8192, 32768, 131072};
+        int maxGamma = SWEEP_GAMMAS[SWEEP_GAMMAS.length - 1];
+        List<String> rows = new ArrayList<>();
+        try (CudaContext context = CudaRuntime.get().open(0)) {
+            for (String name : new String[] {"llama2-7b", "llama3.1-8b"}) {
+                LlamaConfig config = CudaDecodeBenchmark.shape(name);
+                int maxCtx = contexts[contexts.length - 1];
+                try (DeviceLlamaWeights weights = DeviceLlamaWeights.random(context, config, 1234)) {
+                    double[] arMs = new double[contexts.length];
+                    try (CudaTransformer ar = new CudaTransformer(context, weights, maxCtx)) {
+                        ar.fillCacheRandom(99);
+                        for (int i = 0; i < contexts.length; i++) arMs[i] = ar.gpuMillisPerStep(contexts[i] - 1, 10, 7);
+                    }
+                    HierarchicalCacheConfig cache = new HierarchicalCacheConfig(G, config.headDim(), G);
+                    try (CudaQuantSpecModel qs = new CudaQuantSpecModel(context, weights, cache, maxCtx + 2 * maxGamma,
+                            maxGamma, Projection.ALL, 128, false)) {
+                        for (int i = 0; i < contexts.length; i++) {
+                            qs.fillRandom(contexts[i] - maxGamma - 1, G - maxGamma - 1, 7 + i);
+                            for (int j = 0; j < SWEEP_GAMMAS.length; j++) {
+                                int gamma = SWEEP_GAMMAS[j];
+                                double roundMs = qs.gpuMillisPerRound(gamma, 5, 5);
+                                double tokens = SWEEP_ACCEPTANCE[j] * gamma + 1;
+                                String row = String.format(Locale.ROOT, "{\"shape\": \"%s\", \"context\": %d, "
+                                                + "\"draft\": \"all\", \"gamma\": %d, \"acceptance\": %.3f, \"ar_ms\": %.3f, "
+                                                + "\"round_ms\": %.3f, \"ms_per_token\": %.3f, \"speedup\": %.3f}",
+                                        name, contexts[i], gamma, SWEEP_ACCEPTANCE[j], arMs[i], roundMs, roundMs / tokens,
+                                        tokens * arMs[i] / roundMs);
+                                System.out.println(row);
+                                rows.add(row);
+                            }
+                        }
+                    }
+                }
                 Files.writeString(out, "{\"rows\": [\n" + String.join(",\n", rows) + "\n]}\n");
             }
         }
