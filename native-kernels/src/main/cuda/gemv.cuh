@@ -16,7 +16,10 @@ constexpr int GEMV_WARPS = GEMV_THREADS / 32;
 
 // ROWS_PER_WARP: rows one warp reduces together; each x piece loaded is reused for all of them.
 // UNROLL:        16-byte pieces per row a lane loads before its first FMA (loads in flight).
-template <int ROWS_PER_WARP, int UNROLL>
+// ACCUMULATE:    out[r] = out[r] + sum (the residual add of qs_add_inplace, x[i] += y[i], fused into
+//                the store: the same single fp32 add of the same operands, so bitwise the GEMV then
+//                qs_add_inplace); false: out[r] = sum. The sum itself is computed identically.
+template <int ROWS_PER_WARP, int UNROLL, bool ACCUMULATE = false>
 __device__ __forceinline__ void qs_gemv_bf16_body(const __nv_bfloat16* __restrict__ W,
                                                   const float* __restrict__ x,
                                                   float* __restrict__ out, int rows, int cols) {
@@ -85,7 +88,13 @@ __device__ __forceinline__ void qs_gemv_bf16_body(const __nv_bfloat16* __restric
 #pragma unroll
     for (int r = 0; r < ROWS_PER_WARP; ++r) {
         const float total = qs_warp_sum(acc[r]);
-        if (lane == 0 && row0 + r < rows) out[row0 + r] = total;
+        if (lane == 0 && row0 + r < rows) {
+            if (ACCUMULATE) {
+                out[row0 + r] = __fadd_rn(out[row0 + r], total);
+            } else {
+                out[row0 + r] = total;
+            }
+        }
     }
 }
 
@@ -101,6 +110,19 @@ __device__ __forceinline__ void qs_gemv_bf16_body(const __nv_bfloat16* __restric
 QS_GEMV_ENTRY(qs_gemv_bf16_r1, 1, 4)
 QS_GEMV_ENTRY(qs_gemv_bf16_r2, 2, 4)
 QS_GEMV_ENTRY(qs_gemv_bf16_r4, 4, 2)
+
+// out[r] += W[r] . x (a projection plus the residual connection in one kernel; the decode step's
+// o and down projections). out must not alias W or x. Same grid and block as qs_gemv_bf16_r*.
+#define QS_GEMV_ACC_ENTRY(NAME, R, U)                                                          \
+    extern "C" __global__ void __launch_bounds__(GEMV_THREADS)                                 \
+        NAME(const __nv_bfloat16* __restrict__ W, const float* __restrict__ x,                 \
+             float* __restrict__ out, int rows, int cols) {                                    \
+        qs_gemv_bf16_body<R, U, true>(W, x, out, rows, cols);                                  \
+    }
+
+QS_GEMV_ACC_ENTRY(qs_gemv_bf16_r1_acc, 1, 4)
+QS_GEMV_ACC_ENTRY(qs_gemv_bf16_r2_acc, 2, 4)
+QS_GEMV_ACC_ENTRY(qs_gemv_bf16_r4_acc, 4, 2)
 
 // ------------------------------------------------------------------------------------------------
 // Multi-vector GEMV for a verify pass: out[j][r] = sum_c W[r][c] * x[j][c] for j < NV, the weights

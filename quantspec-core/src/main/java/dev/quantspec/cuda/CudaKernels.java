@@ -76,6 +76,39 @@ public final class CudaKernels {
         }
     }
 
+    /**
+     * out[r] += W[r] . x for r < rows (a projection and the residual connection in one kernel,
+     * qs_gemv_bf16_r{n}_acc); W bf16 [rows][cols], x fp32 [cols], out fp32 [rows], out not aliasing x.
+     * Bitwise {@link #gemvBf16} into a scratch vector followed by {@link #addInPlace}(out, scratch):
+     * the same sum, then the same single fp32 add. The variant is chosen as for {@link #gemvBf16}.
+     */
+    public void gemvBf16Accumulate(DeviceBuffer weights, DeviceBuffer x, DeviceBuffer out, int rows, int cols) {
+        gemvBf16Accumulate(gemvVariant != null ? gemvVariant : gemvVariantFor(rows, cols), weights, x, out, rows,
+                cols);
+    }
+
+    /** {@link #gemvBf16Accumulate(DeviceBuffer, DeviceBuffer, DeviceBuffer, int, int)} with a given variant. */
+    public void gemvBf16Accumulate(GemvVariant variant, DeviceBuffer weights, DeviceBuffer x, DeviceBuffer out,
+                                   int rows, int cols) {
+        String shapes = "W " + weights.name() + " bf16[" + rows + "][" + cols + "], x " + x.name() + " f32[" + cols
+                + "], out += " + out.name() + " f32[" + rows + "]";
+        requirePositive(shapes, rows, cols);
+        require(weights, (long) rows * cols * 2, shapes);
+        require(x, cols * 4L, shapes);
+        require(out, rows * 4L, shapes);
+        if ((x.address() & 15) != 0) {
+            throw new IllegalArgumentException("x must be 16-byte aligned for the vector loads: " + shapes);
+        }
+        if (x.address() < out.address() + rows * 4L && out.address() < x.address() + cols * 4L) {
+            throw new IllegalArgumentException("out must not overlap x (the kernel reads x while it adds into out): "
+                    + shapes);
+        }
+        int rowsPerBlock = (GEMV_THREADS / 32) * variant.rowsPerWarp;
+        try (KernelArgs args = new KernelArgs().buffer(weights).buffer(x).buffer(out).i32(rows).i32(cols)) {
+            context.launch(variant.kernel + "_acc", ceilDiv(rows, rowsPerBlock), 1, GEMV_THREADS, args, shapes);
+        }
+    }
+
     /** Largest n of {@link #gemvBf16Rows} (kernels qs_gemv_bf16_n1 .. n9 in gemv.cuh). */
     public static final int MAX_GEMV_VECTORS = 9;
 

@@ -279,14 +279,12 @@ public final class CudaTransformer implements AutoCloseable {
             kernels.rope(q, k, invFreq, position, heads, kvHeads, headDim);
             kernels.kvAppend(k, v, kCache[l], vCache[l], position, kvHeads, headDim, maxSeq);
             attention.runAtDevicePosition(q, kCache[l], vCache[l], att, position, maxSeq);
-            kernels.gemvBf16(wo[l], att, proj, dim, qDim);
-            kernels.addInPlace(x, proj, dim);
+            kernels.gemvBf16Accumulate(wo[l], att, x, dim, qDim);  // x += Wo · att, bitwise GEMV then add
             // MLP block: x += Wdown · (silu(Wgate · xb) * (Wup · xb))
             kernels.rmsNorm(x, mlpNorm[l], xb, 1, dim, eps);
             kernels.gemvBf16(wGateUp[l], xb, gateUp, 2 * ffn, dim);
             kernels.swiglu(gate, up, hidden, ffn);
-            kernels.gemvBf16(wDown[l], hidden, proj, dim, ffn);
-            kernels.addInPlace(x, proj, dim);
+            kernels.gemvBf16Accumulate(wDown[l], hidden, x, dim, ffn);
         }
         kernels.rmsNorm(x, finalNorm, xb, 1, dim, eps);
         kernels.gemvBf16(lmHead, xb, logits, vocab, dim);

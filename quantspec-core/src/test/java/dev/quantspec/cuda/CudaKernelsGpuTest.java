@@ -68,6 +68,50 @@ class CudaKernelsGpuTest {
         }
     }
 
+    @ParameterizedTest(name = "{2} W[{0}][{1}]")
+    @CsvSource({
+            "1, 8, ROWS_1", "7, 256, ROWS_2", "33, 1000, ROWS_4", "1023, 4104, ROWS_1", "1023, 4104, ROWS_2",
+            "1023, 4104, ROWS_4", "4097, 4096, ROWS_1", "4097, 4096, ROWS_4", "65, 2056, ROWS_2",
+            "517, 1001, ROWS_1", "517, 1001, ROWS_2", "517, 1001, ROWS_4", "3, 11008, ROWS_2", "5, 13, ROWS_4",
+            "8201, 1000, ", "4097, 14336, "})
+    void should_accumulate_bitwise_as_gemv_then_residual_add(int rows, int cols, CudaKernels.GemvVariant variant) {
+        // given random bf16 weights, an fp32 vector and a residual stream of similar magnitude as W . x
+        short[] w = randomBf16(rows * cols, 0.5f);
+        float[] x = randomFloats(cols, 1.0f);
+        float[] residual = randomFloats(rows, 8.0f);
+        try (DeviceBuffer dW = upload("W", w); DeviceBuffer dX = upload("x", x);
+             DeviceBuffer expected = upload("residual (gemv then add)", residual);
+             DeviceBuffer got = upload("residual (accumulate)", residual);
+             DeviceBuffer proj = poisoned("proj", rows * 4L)) {
+            // when: the two kernels the decode step used to run, and the fused one (null: the per-shape choice)
+            if (variant == null) {
+                kernels.gemvBf16(dW, dX, proj, rows, cols);
+                kernels.addInPlace(expected, proj, rows);
+                kernels.gemvBf16Accumulate(dW, dX, got, rows, cols);
+            } else {
+                kernels.gemvBf16(variant, dW, dX, proj, rows, cols);
+                kernels.addInPlace(expected, proj, rows);
+                kernels.gemvBf16Accumulate(variant, dW, dX, got, rows, cols);
+            }
+            float[] want = expected.downloadFloats(rows);
+            float[] have = got.downloadFloats(rows);
+
+            // then: the same bits in every row
+            for (int r = 0; r < rows; r++) {
+                assertThat(Float.floatToRawIntBits(have[r])).as("row %d of %d: %s vs %s", r, rows, have[r], want[r])
+                        .isEqualTo(Float.floatToRawIntBits(want[r]));
+            }
+        }
+    }
+
+    @Test
+    void should_refuse_to_accumulate_into_the_input_vector() {
+        try (DeviceBuffer dW = context.allocate("W", 64L * 64 * 2); DeviceBuffer v = context.allocate("v", 64 * 4L)) {
+            assertThatThrownBy(() -> kernels.gemvBf16Accumulate(dW, v, v, 64, 64))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("overlap");
+        }
+    }
+
     // ---------------------------------------------------------------- small kernels
 
     @Test
