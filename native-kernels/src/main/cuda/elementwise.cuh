@@ -107,6 +107,37 @@ extern "C" __global__ void qs_kv_append_f16(const float* __restrict__ k, const f
     vCache[dst] = __float2half_rn(v[head * headDim + d]);
 }
 
+// qs_rope then qs_kv_append_f16 in one kernel (the decode step's pair): q and k rotated in place by
+// qs_rope_rotate, and each k head's thread writes its two rotated values, and the two v values of the
+// same indices, to the cache row `position` with the __float2half_rn of qs_kv_append_f16, so cache, q
+// and k hold the bits the two kernels leave. A position outside [0, maxSeq) still rotates and appends
+// nothing (as the pair does).
+//   q fp32 [nHeads][headDim], k, v fp32 [nKvHeads][headDim], invFreq fp32 [headDim/2], position int[1],
+//   kCache, vCache fp16 [nKvHeads][maxSeq][headDim].
+// grid: nHeads + nKvHeads (one head per block), block: headDim/2 rounded up to 32.
+extern "C" __global__ void qs_rope_kv_append_f16(float* __restrict__ q, float* __restrict__ k,
+                                                 const float* __restrict__ v, const float* __restrict__ invFreq,
+                                                 const int* __restrict__ position, __half* __restrict__ kCache,
+                                                 __half* __restrict__ vCache, int nHeads, int headDim,
+                                                 int maxSeq) {
+    const int head = blockIdx.x;
+    const int half = headDim >> 1;
+    const int i = threadIdx.x;
+    if (i >= half) return;
+    const int pos = *position;
+    const int kvHead = head - nHeads;  // negative for a query head
+    float* h = kvHead < 0 ? q + (size_t)head * headDim : k + (size_t)kvHead * headDim;
+    qs_rope_rotate(h, invFreq, pos, i, half);  // one call site: one inlined sincosf, no stack frame
+    if (kvHead < 0 || pos < 0 || pos >= maxSeq) return;
+    const float* kh = h;
+    const float* vh = v + (size_t)kvHead * headDim;
+    const size_t dst = ((size_t)kvHead * maxSeq + pos) * headDim;
+    kCache[dst + i] = __float2half_rn(kh[i]);
+    kCache[dst + i + half] = __float2half_rn(kh[i + half]);
+    vCache[dst + i] = __float2half_rn(vh[i]);
+    vCache[dst + i + half] = __float2half_rn(vh[i + half]);
+}
+
 // Index of the largest value (the first one on ties, like the CPU backend); NaNs are ignored and
 // -1 is written when there is no number at all.
 //   x fp32 [n], out int[1]. grid: 1, block: ARGMAX_THREADS.

@@ -360,6 +360,34 @@ public final class CudaKernels {
         }
     }
 
+    /**
+     * {@link #rope} then {@link #kvAppend} in one kernel (qs_rope_kv_append_f16): q fp32 [nHeads][headDim] and
+     * k fp32 [nKvHeads][headDim] rotated in place by position, then k and v fp32 [nKvHeads][headDim] written as
+     * fp16 to row position of kCache, vCache fp16 [nKvHeads][maxSeq][headDim]. Bitwise the two launches. The
+     * caller guarantees position < maxSeq (the kernel appends nothing at others).
+     */
+    public void ropeKvAppend(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer invFreq, DeviceBuffer position,
+                             DeviceBuffer kCache, DeviceBuffer vCache, int nHeads, int nKvHeads, int headDim,
+                             int maxSeq) {
+        String shapes = "q f32[" + nHeads + "][" + headDim + "], k/v f32[" + nKvHeads + "][" + headDim
+                + "], cache f16[" + nKvHeads + "][" + maxSeq + "][" + headDim + "]";
+        requirePositive(shapes, nHeads, nKvHeads, headDim, maxSeq);
+        if (headDim % 2 != 0 || headDim > 2048) {
+            throw new IllegalArgumentException("RoPE needs an even head dimension up to 2048: " + shapes);
+        }
+        require(q, (long) nHeads * headDim * 4, shapes);
+        require(k, (long) nKvHeads * headDim * 4, shapes);
+        require(v, (long) nKvHeads * headDim * 4, shapes);
+        require(invFreq, headDim / 2 * 4L, shapes);
+        require(position, 4, shapes);
+        require(kCache, (long) nKvHeads * maxSeq * headDim * 2, shapes);
+        require(vCache, (long) nKvHeads * maxSeq * headDim * 2, shapes);
+        try (KernelArgs args = new KernelArgs().buffer(q).buffer(k).buffer(v).buffer(invFreq).buffer(position)
+                .buffer(kCache).buffer(vCache).i32(nHeads).i32(headDim).i32(maxSeq)) {
+            context.launch("qs_rope_kv_append_f16", nHeads + nKvHeads, 1, roundUp(headDim / 2, 32), args, shapes);
+        }
+    }
+
     /** out[0] = index of the first maximum of x fp32 [n] (NaNs ignored; -1 when all are NaN). */
     public void argmax(DeviceBuffer x, int n, DeviceBuffer out) {
         String shapes = "x " + x.name() + " f32[" + n + "]";

@@ -276,8 +276,7 @@ public final class CudaTransformer implements AutoCloseable {
             // attention block: x += Wo · attention(rope(q), rope(k), v)
             kernels.rmsNorm(x, attnNorm[l], xb, 1, dim, eps);
             kernels.gemvBf16(wqkv[l], xb, qkv, qDim + 2 * kvDim, dim);
-            kernels.rope(q, k, invFreq, position, heads, kvHeads, headDim);
-            kernels.kvAppend(k, v, kCache[l], vCache[l], position, kvHeads, headDim, maxSeq);
+            kernels.ropeKvAppend(q, k, v, invFreq, position, kCache[l], vCache[l], heads, kvHeads, headDim, maxSeq);
             attention.runAtDevicePosition(q, kCache[l], vCache[l], att, position, maxSeq);
             kernels.gemvBf16Accumulate(wo[l], att, x, dim, qDim);  // x += Wo · att, bitwise GEMV then add
             // MLP block: x += Wdown · (silu(Wgate · xb) * (Wup · xb))

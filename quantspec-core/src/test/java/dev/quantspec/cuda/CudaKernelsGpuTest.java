@@ -253,6 +253,49 @@ class CudaKernelsGpuTest {
         }
     }
 
+    @ParameterizedTest(name = "heads {0}/{1} x {2}, position {3} of {4}")
+    @CsvSource({"32, 8, 128, 36, 37", "4, 1, 128, 131071, 131072", "4, 4, 64, 0, 5", "6, 2, 18, 7, 9",
+            "3, 1, 200, 4, 5", "2, 1, 64, 5, 5"})
+    void should_rope_and_append_bitwise_as_the_two_kernels(int nHeads, int nKvHeads, int headDim, int position,
+                                                           int maxSeq) {
+        // given q, k, v, a cache already holding other rows, and Llama-3 inverse frequencies
+        float[] q = randomFloats(nHeads * headDim, 2.0f);
+        float[] k = randomFloats(nKvHeads * headDim, 2.0f);
+        float[] v = randomFloats(nKvHeads * headDim, 2.0f);
+        int half = headDim / 2;
+        float[] invFreq = new float[half];
+        for (int i = 0; i < half; i++) invFreq[i] = (float) (1.0 / Math.pow(500000.0, 2.0 * i / headDim));
+        short[] before = randomBf16(nKvHeads * maxSeq * headDim, 1.0f);  // any 16-bit patterns
+        try (DeviceBuffer dInv = upload("invFreq", invFreq); DeviceBuffer pos = upload("position", new int[] {position});
+             DeviceBuffer q1 = upload("q (pair)", q); DeviceBuffer k1 = upload("k (pair)", k);
+             DeviceBuffer v1 = upload("v (pair)", v); DeviceBuffer kc1 = upload("kCache (pair)", before);
+             DeviceBuffer vc1 = upload("vCache (pair)", before);
+             DeviceBuffer q2 = upload("q (fused)", q); DeviceBuffer k2 = upload("k (fused)", k);
+             DeviceBuffer v2 = upload("v (fused)", v); DeviceBuffer kc2 = upload("kCache (fused)", before);
+             DeviceBuffer vc2 = upload("vCache (fused)", before)) {
+            // when (a position past the cache, as in the last row: rotated, nothing appended, by both)
+            kernels.rope(q1, k1, dInv, pos, nHeads, nKvHeads, headDim);
+            kernels.kvAppend(k1, v1, kc1, vc1, pos, nKvHeads, headDim, maxSeq);
+            kernels.ropeKvAppend(q2, k2, v2, dInv, pos, kc2, vc2, nHeads, nKvHeads, headDim, maxSeq);
+
+            // then q, k and both caches hold the same bits
+            assertThat(bits(q2.downloadFloats(q.length))).isEqualTo(bits(q1.downloadFloats(q.length)));
+            assertThat(bits(k2.downloadFloats(k.length))).isEqualTo(bits(k1.downloadFloats(k.length)));
+            assertThat(v2.downloadFloats(v.length)).isEqualTo(v);
+            assertThat(kc2.downloadShorts(before.length)).isEqualTo(kc1.downloadShorts(before.length));
+            assertThat(vc2.downloadShorts(before.length)).isEqualTo(vc1.downloadShorts(before.length));
+            if (position < maxSeq) {
+                assertThat(kc2.downloadShorts(before.length)).isNotEqualTo(before);
+            }
+        }
+    }
+
+    private static int[] bits(float[] values) {
+        int[] b = new int[values.length];
+        for (int i = 0; i < values.length; i++) b[i] = Float.floatToRawIntBits(values[i]);
+        return b;
+    }
+
     @Test
     void should_return_the_first_maximum_and_ignore_nans() {
         // given a vocabulary-sized vector with the maximum planted twice and NaNs sprinkled in
