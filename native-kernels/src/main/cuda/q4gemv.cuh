@@ -274,7 +274,7 @@ __device__ __forceinline__ void qs_q4_gemv_fused_body(const uint8_t* __restrict_
 
 
 // ------------------------------------------------------------------------------------------------
-// Shared-x 4-bit GEMV (2026-11-29 tuning; the launched one). In the fused kernel above each lane reads
+// Shared-x 4-bit GEMV (2026-11-29 tuning; launched until the half2 kernels below replaced it). In the fused kernel above each lane reads
 // its piece's 128 contiguous bytes of x, so one 16-byte load of a warp spans 32 lines (32 wavefronts),
 // 256 per piece of x against 4 per 16-byte code load (measured: 1.02-1.27x slower than this kernel at
 // the best configuration of each; both remain bound by on-SM work, not DRAM). Here the block stages x
@@ -394,7 +394,8 @@ __device__ __forceinline__ void qs_q4_gemv_smem_body(const uint8_t* __restrict__
                                       piecesPerGroup);                                           \
     }
 
-// Entry points of the 4-bit GEMV without prepare_x (DeviceQ4Matrix.gemv picks by shape; grid
+// Former entry points (fp32, exact dequantization; no longer launched: the qs_q4_gemv_h2_* at the end
+// replaced them). The 4-bit GEMV without prepare_x (DeviceQ4Matrix.gemv picked by shape; grid
 // ceil(rows / (THREADS / 32 * R)), block THREADS = 256). Chosen on an H200 on 2026-11-29
 // (bench-results/h200-2026-11-29-gemv-tuning.md), 1.3-1.8x the former prepare_x + qs_q4_gemv:
 //   r4    R 4, U 1: rows >= 8192 (qkv of Llama-2-7B, gate/up)
@@ -403,3 +404,328 @@ __device__ __forceinline__ void qs_q4_gemv_smem_body(const uint8_t* __restrict__
 QS_Q4_SMEM_ENTRY(qs_q4_gemv_x_r4, 256, 4, 1)
 QS_Q4_SMEM_ENTRY(qs_q4_gemv_x_r2, 256, 2, 1)
 QS_Q4_SMEM_ENTRY(qs_q4_gemv_x_r1u2, 256, 1, 2)
+
+// ------------------------------------------------------------------------------------------------
+// Half2 4-bit GEMV (2026-11-29, second tuning round). The same code layout (even c in the low nibble,
+// no interleaving) and the same grid as qs_q4_gemv_smem_body, but two codes per instruction in fp16:
+// for a 32-bit word w of 8 codes n0..n7 (n_k in bits 4k..4k+3)
+//   LOP3 (w      & 0x000F000F) | 0x64006400 = half2(1024 + n0, 1024 + n4)     - 1024 (HADD2, exact)
+//   LOP3 (w      & 0x00F000F0) | 0x64006400 = half2(1024 + 16 n1, 1024 + 16 n5) * 1/16 - 64 (HFMA2, exact)
+//   and the same on w >> 8 for (n2, n6), (n3, n7):
+// 1 shift + 4 LOP3 + 4 HADD2/HFMA2 dequantize 8 codes exactly, 4 HFMA2 multiply them into a half2
+// accumulator (vs ~1.5 INT ops + 1 FFMA per code before). x is staged per chunk in shared memory as
+// half2 pairs (x_j, x_{j+4}) matching those code pairs, 16 bytes per word of codes, swizzled (uint4 q of
+// local piece P at P * 4 + (q ^ ((P >> 1) & 3))) so a lane's reads of its own piece are conflict-free.
+// fp16 range: each 32-value piece of x is scaled by a power of two 2^k so that its max |x| lies in
+// [64, 128) (k from the max's exponent, by a 2-step xor shuffle over the 4 threads staging the piece);
+// a piece's half2 chain (16 HFMA2 per half) then stays below 16 * 15 * 128 < 65504 whatever x's range.
+// Per piece and row: d = lo + hi in fp32, acc += (scale * 2^-k) * d + min * sum(x_piece), sum(x) from
+// the fp32 x (5-level tree). Error (PassKernelsGpuTest): with u_h = 2^-11, each x rounded to fp16
+// (|dx| <= u_h |x 2^k|, or <= 2^-25 below fp16's normal range) and a 16-term HFMA2 chain per half
+// (<= 16 u_h sum |n x 2^k| plus 2^-25 per step under 2^-14), the piece's scaled dot is within
+// ~17 u_h sum |n x| (+ subnormal terms <= 2^-31 max|x| per code and step); the fp32 part adds what the
+// fp32 kernel's bound (96 u B) covers. So |out - exact| <= 18 u_h sum_c s_c n_c (|x_c| + 2^-15 max|x|)
+// + 96 u B. grid: ceil(rows / (THREADS / 32 * ROWS)), block THREADS.
+// ------------------------------------------------------------------------------------------------
+__device__ __forceinline__ uint32_t qs_lop3_and_or(uint32_t a, uint32_t b, uint32_t c) {
+    uint32_t d;
+    asm("lop3.b32 %0, %1, %2, %3, 0xEA;" : "=r"(d) : "r"(a), "r"(b), "r"(c));  // (a & b) | c
+    return d;
+}
+
+__device__ __forceinline__ __half2 qs_u32_as_h2(uint32_t v) {
+    return *reinterpret_cast<__half2*>(&v);
+}
+
+// acc + sum of the 8 codes of w times x pairs xq (uint4 of half2 (x_j, x_{j+4}), j = 0..3)
+__device__ __forceinline__ __half2 qs_q4_word_h2(uint32_t w, uint4 xq, __half2 acc) {
+    const __half2 k1024 = qs_u32_as_h2(0x64006400u);
+    const __half2 k16th = qs_u32_as_h2(0x2C002C00u);   // 1/16
+    const __half2 km64 = qs_u32_as_h2(0xD400D400u);    // -64
+    const uint32_t w8 = w >> 8;
+    const __half2 a = __hsub2(qs_u32_as_h2(qs_lop3_and_or(w, 0x000F000Fu, 0x64006400u)), k1024);
+    const __half2 b = __hfma2(qs_u32_as_h2(qs_lop3_and_or(w, 0x00F000F0u, 0x64006400u)), k16th, km64);
+    const __half2 c = __hsub2(qs_u32_as_h2(qs_lop3_and_or(w8, 0x000F000Fu, 0x64006400u)), k1024);
+    const __half2 d = __hfma2(qs_u32_as_h2(qs_lop3_and_or(w8, 0x00F000F0u, 0x64006400u)), k16th, km64);
+    acc = __hfma2(a, qs_u32_as_h2(xq.x), acc);
+    acc = __hfma2(b, qs_u32_as_h2(xq.y), acc);
+    acc = __hfma2(c, qs_u32_as_h2(xq.z), acc);
+    acc = __hfma2(d, qs_u32_as_h2(xq.w), acc);
+    return acc;
+}
+
+__device__ __forceinline__ uint32_t qs_h2_bits(float lo, float hi) {
+    const __half2 h = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<const uint32_t*>(&h);
+}
+
+template <int THREADS, int ROWS, int UNROLL, bool PREFETCH = false>
+__device__ __forceinline__ void qs_q4_gemv_h2_body(const uint8_t* __restrict__ codes,
+                                                   const float2* __restrict__ params,
+                                                   const float* __restrict__ x, float* __restrict__ out,
+                                                   int rows, int cols, int rowStride, int groupsPerRow,
+                                                   int piecesPerGroup) {
+    constexpr int CHUNK = UNROLL * 32;  // pieces per chunk
+    constexpr int WORDS = CHUNK * 4;    // 8-code words per chunk (a multiple of 32)
+    __shared__ uint4 xh[2][WORDS];
+    __shared__ float2 xinfo[2][CHUNK];  // (sum of the piece's fp32 x, 2^-k)
+    const int lane = threadIdx.x & 31;
+    const int row0 = (blockIdx.x * (THREADS / 32) + (threadIdx.x >> 5)) * ROWS;
+    const bool active = row0 < rows;  // uniform per warp
+    const int pieces = (cols + Q4_PIECE - 1) / Q4_PIECE;
+    const uint4* rowPtr[ROWS];
+    const float2* prmPtr[ROWS];
+    float acc[ROWS];
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) {
+        const int row = row0 + r < rows ? row0 + r : (active ? row0 : 0);
+        rowPtr[r] = reinterpret_cast<const uint4*>(codes + (size_t)row * rowStride);
+        prmPtr[r] = params + (size_t)row * groupsPerRow;
+        acc[r] = 0.0f;
+    }
+    const bool vec4 = (cols & 3) == 0;
+    // the codes and params of the chunk starting at piece c0 (PREFETCH: loaded one chunk ahead, so the
+    // DRAM reads of chunk i + 1 are in flight during chunk i's barrier and math)
+    auto load = [&](int c0, uint4 (&c)[ROWS][UNROLL], float2 (&prm)[ROWS][UNROLL]) {
+        if (active) {
+#pragma unroll
+            for (int u = 0; u < UNROLL; ++u) {
+                const int p = c0 + u * 32 + lane < pieces ? c0 + u * 32 + lane : c0;
+                const int g = p / piecesPerGroup;
+#pragma unroll
+                for (int r = 0; r < ROWS; ++r) {
+                    c[r][u] = qs_load_stream16(rowPtr[r] + p);
+                    prm[r][u] = __ldg(prmPtr[r] + g);
+                }
+            }
+        }
+    };
+    uint4 c[ROWS][UNROLL];
+    float2 prm[ROWS][UNROLL];
+    if (PREFETCH) load(0, c, prm);
+    int buf = 0;
+    for (int c0 = 0; c0 < pieces; c0 += CHUNK, buf ^= 1) {
+        if (!PREFETCH) load(c0, c, prm);
+        // stage x[c0 * 32, (c0 + CHUNK) * 32) as WORDS uint4 of half2 pairs (zeros past cols)
+#pragma unroll
+        for (int w0 = 0; w0 < WORDS; w0 += THREADS) {
+            const int W = w0 + threadIdx.x;
+            if (WORDS % THREADS == 0 || W < WORDS) {  // uniform per warp (WORDS is a multiple of 32)
+                const int col = c0 * Q4_PIECE + W * 8;
+                float v[8];
+                if (vec4 && col + 7 < cols) {
+                    const float4 a = __ldg(reinterpret_cast<const float4*>(x + col));
+                    const float4 b = __ldg(reinterpret_cast<const float4*>(x + col + 4));
+                    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+                } else {
+#pragma unroll
+                    for (int k = 0; k < 8; ++k) v[k] = col + k < cols ? __ldg(x + col + k) : 0.0f;
+                }
+                float s = ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+                float m = fmaxf(fmaxf(fmaxf(fabsf(v[0]), fabsf(v[1])), fmaxf(fabsf(v[2]), fabsf(v[3]))),
+                                fmaxf(fmaxf(fabsf(v[4]), fabsf(v[5])), fmaxf(fabsf(v[6]), fabsf(v[7]))));
+                s += __shfl_xor_sync(QS_FULL_MASK, s, 1);
+                s += __shfl_xor_sync(QS_FULL_MASK, s, 2);
+                m = fmaxf(m, __shfl_xor_sync(QS_FULL_MASK, m, 1));
+                m = fmaxf(m, __shfl_xor_sync(QS_FULL_MASK, m, 2));
+                // k = 133 - e (e = biased exponent of m, clamped to [7, 254]): m 2^k < 128
+                const int e = min(max((int)(__float_as_uint(m) >> 23), 7), 254);
+                const float sc = __uint_as_float((uint32_t)(260 - e) << 23);   // 2^k
+                const float inv = __uint_as_float((uint32_t)(e - 6) << 23);    // 2^-k
+                uint4 q;
+                q.x = qs_h2_bits(v[0] * sc, v[4] * sc);
+                q.y = qs_h2_bits(v[1] * sc, v[5] * sc);
+                q.z = qs_h2_bits(v[2] * sc, v[6] * sc);
+                q.w = qs_h2_bits(v[3] * sc, v[7] * sc);
+                const int P = W >> 2, qi = W & 3;
+                xh[buf][P * 4 + (qi ^ ((P >> 1) & 3))] = q;
+                if (qi == 0) xinfo[buf][P] = make_float2(s, inv);
+            }
+        }
+        __syncthreads();
+        uint4 cn[ROWS][UNROLL];
+        float2 prmn[ROWS][UNROLL];
+        if (PREFETCH && c0 + CHUNK < pieces) load(c0 + CHUNK, cn, prmn);
+        if (active) {
+#pragma unroll
+            for (int u = 0; u < UNROLL; ++u) {
+                const int P = u * 32 + lane;
+                if (c0 + P < pieces) {
+                    const int sw = (P >> 1) & 3;
+                    const uint4 x0 = xh[buf][P * 4 + (0 ^ sw)];
+                    const uint4 x1 = xh[buf][P * 4 + (1 ^ sw)];
+                    const uint4 x2 = xh[buf][P * 4 + (2 ^ sw)];
+                    const uint4 x3 = xh[buf][P * 4 + (3 ^ sw)];
+                    const float2 info = xinfo[buf][P];
+#pragma unroll
+                    for (int r = 0; r < ROWS; ++r) {
+                        __half2 h = qs_u32_as_h2(0u);
+                        h = qs_q4_word_h2(c[r][u].x, x0, h);
+                        h = qs_q4_word_h2(c[r][u].y, x1, h);
+                        h = qs_q4_word_h2(c[r][u].z, x2, h);
+                        h = qs_q4_word_h2(c[r][u].w, x3, h);
+                        const float2 f = __half22float2(h);
+                        acc[r] = fmaf(prm[r][u].x * info.y, f.x + f.y, acc[r]);
+                        acc[r] = fmaf(prm[r][u].y, info.x, acc[r]);
+                    }
+                }
+            }
+        }
+        if (PREFETCH) {
+#pragma unroll
+            for (int u = 0; u < UNROLL; ++u)
+#pragma unroll
+                for (int r = 0; r < ROWS; ++r) { c[r][u] = cn[r][u]; prm[r][u] = prmn[r][u]; }
+        }
+    }
+    if (active) {
+#pragma unroll
+        for (int r = 0; r < ROWS; ++r) {
+            const float total = qs_warp_sum(acc[r]);
+            if (lane == 0 && row0 + r < rows) out[row0 + r] = total;
+        }
+    }
+}
+
+#define QS_Q4_H2_ENTRY(NAME, T, R, U, PF)                                                          \
+    extern "C" __global__ void __launch_bounds__(T)                                            \
+        NAME(const uint8_t* __restrict__ codes, const float2* __restrict__ params,              \
+             const float* __restrict__ x, float* __restrict__ out, int rows, int cols,          \
+             int rowStride, int groupsPerRow, int piecesPerGroup) {                             \
+        qs_q4_gemv_h2_body<T, R, U, PF>(codes, params, x, out, rows, cols, rowStride, groupsPerRow, \
+                                    piecesPerGroup);                                            \
+    }
+
+// ------------------------------------------------------------------------------------------------
+// Whole-x half2 4-bit GEMV: the arithmetic of qs_q4_gemv_h2_body, but the block stages ALL of x once
+// (dynamic shared memory: pieces * 64 bytes of half2 pairs + pieces * 8 bytes of (sum, 2^-k); up to
+// 682 pieces = 21824 columns in the default 48 KB) and one barrier, then each warp walks its row groups
+// (ROWS rows; warp w takes groups w, w + warps, ... : any grid works) with UNROLL 16-byte code pieces
+// per lane and row in flight and no further barrier, so the warps of an SM drift apart and keep DRAM
+// reads in flight continuously. grid: any (DeviceQ4Matrix: ceil(rows / (THREADS / 32 * ROWS)) capped
+// at a few blocks per SM), block THREADS, shared pieces * 72 bytes. Error bound as qs_q4_gemv_h2_body.
+// ------------------------------------------------------------------------------------------------
+template <int THREADS, int ROWS, int UNROLL>
+__device__ __forceinline__ void qs_q4_gemv_h2w_body(const uint8_t* __restrict__ codes,
+                                                    const float2* __restrict__ params,
+                                                    const float* __restrict__ x, float* __restrict__ out,
+                                                    int rows, int cols, int rowStride, int groupsPerRow,
+                                                    int piecesPerGroup) {
+    extern __shared__ uint4 qs_q4_smem[];
+    const int pieces = (cols + Q4_PIECE - 1) / Q4_PIECE;
+    uint4* xh = qs_q4_smem;                                        // [pieces * 4]
+    float2* xinfo = reinterpret_cast<float2*>(qs_q4_smem + pieces * 4);  // [pieces]
+    const int lane = threadIdx.x & 31;
+    const bool vec4 = (cols & 3) == 0;
+    const int words = pieces * 4;
+    for (int w0 = 0; w0 < words; w0 += THREADS) {
+        if (w0 + (int)(threadIdx.x & ~31u) < words) {  // uniform per warp; 4-lane groups all in or all out
+            const int W = w0 + threadIdx.x;
+            const int col = W * 8;
+            float v[8];
+            if (vec4 && col + 7 < cols) {
+                const float4 a = __ldg(reinterpret_cast<const float4*>(x + col));
+                const float4 b = __ldg(reinterpret_cast<const float4*>(x + col + 4));
+                v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+            } else {
+#pragma unroll
+                for (int k = 0; k < 8; ++k) v[k] = col + k < cols ? __ldg(x + col + k) : 0.0f;
+            }
+            float s = ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+            float m = fmaxf(fmaxf(fmaxf(fabsf(v[0]), fabsf(v[1])), fmaxf(fabsf(v[2]), fabsf(v[3]))),
+                            fmaxf(fmaxf(fabsf(v[4]), fabsf(v[5])), fmaxf(fabsf(v[6]), fabsf(v[7]))));
+            s += __shfl_xor_sync(QS_FULL_MASK, s, 1);
+            s += __shfl_xor_sync(QS_FULL_MASK, s, 2);
+            m = fmaxf(m, __shfl_xor_sync(QS_FULL_MASK, m, 1));
+            m = fmaxf(m, __shfl_xor_sync(QS_FULL_MASK, m, 2));
+            const int e = min(max((int)(__float_as_uint(m) >> 23), 7), 254);
+            const float sc = __uint_as_float((uint32_t)(260 - e) << 23);   // 2^k, m 2^k < 128
+            const float inv = __uint_as_float((uint32_t)(e - 6) << 23);    // 2^-k
+            if (W < words) {
+                uint4 q;
+                q.x = qs_h2_bits(v[0] * sc, v[4] * sc);
+                q.y = qs_h2_bits(v[1] * sc, v[5] * sc);
+                q.z = qs_h2_bits(v[2] * sc, v[6] * sc);
+                q.w = qs_h2_bits(v[3] * sc, v[7] * sc);
+                const int P = W >> 2, qi = W & 3;
+                xh[P * 4 + (qi ^ ((P >> 1) & 3))] = q;
+                if (qi == 0) xinfo[P] = make_float2(s, inv);
+            }
+        }
+    }
+    __syncthreads();
+    const int warps = gridDim.x * (THREADS / 32);
+    for (int row0 = (blockIdx.x * (THREADS / 32) + (threadIdx.x >> 5)) * ROWS; row0 < rows; row0 += warps * ROWS) {
+        const uint4* rowPtr[ROWS];
+        const float2* prmPtr[ROWS];
+        float acc[ROWS];
+#pragma unroll
+        for (int r = 0; r < ROWS; ++r) {
+            const int row = row0 + r < rows ? row0 + r : row0;
+            rowPtr[r] = reinterpret_cast<const uint4*>(codes + (size_t)row * rowStride);
+            prmPtr[r] = params + (size_t)row * groupsPerRow;
+            acc[r] = 0.0f;
+        }
+        for (int p0 = lane; p0 < pieces; p0 += UNROLL * 32) {
+            uint4 c[ROWS][UNROLL];
+            float2 prm[ROWS][UNROLL];
+#pragma unroll
+            for (int u = 0; u < UNROLL; ++u) {
+                const int p = p0 + u * 32 < pieces ? p0 + u * 32 : p0;
+                const int g = p / piecesPerGroup;
+#pragma unroll
+                for (int r = 0; r < ROWS; ++r) {
+                    c[r][u] = qs_load_stream16(rowPtr[r] + p);
+                    prm[r][u] = __ldg(prmPtr[r] + g);
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < UNROLL; ++u) {
+                const int P = p0 + u * 32;
+                if (P < pieces) {
+                    const int sw = (P >> 1) & 3;
+                    const uint4 x0 = xh[P * 4 + (0 ^ sw)];
+                    const uint4 x1 = xh[P * 4 + (1 ^ sw)];
+                    const uint4 x2 = xh[P * 4 + (2 ^ sw)];
+                    const uint4 x3 = xh[P * 4 + (3 ^ sw)];
+                    const float2 info = xinfo[P];
+#pragma unroll
+                    for (int r = 0; r < ROWS; ++r) {
+                        __half2 h = qs_u32_as_h2(0u);
+                        h = qs_q4_word_h2(c[r][u].x, x0, h);
+                        h = qs_q4_word_h2(c[r][u].y, x1, h);
+                        h = qs_q4_word_h2(c[r][u].z, x2, h);
+                        h = qs_q4_word_h2(c[r][u].w, x3, h);
+                        const float2 f = __half22float2(h);
+                        acc[r] = fmaf(prm[r][u].x * info.y, f.x + f.y, acc[r]);
+                        acc[r] = fmaf(prm[r][u].y, info.x, acc[r]);
+                    }
+                }
+            }
+        }
+#pragma unroll
+        for (int r = 0; r < ROWS; ++r) {
+            const float total = qs_warp_sum(acc[r]);
+            if (lane == 0 && row0 + r < rows) out[row0 + r] = total;
+        }
+    }
+}
+
+#define QS_Q4_H2W_ENTRY(NAME, T, R, U)                                                          \
+    extern "C" __global__ void __launch_bounds__(T)                                             \
+        NAME(const uint8_t* __restrict__ codes, const float2* __restrict__ params,               \
+             const float* __restrict__ x, float* __restrict__ out, int rows, int cols,           \
+             int rowStride, int groupsPerRow, int piecesPerGroup) {                              \
+        qs_q4_gemv_h2w_body<T, R, U>(codes, params, x, out, rows, cols, rowStride, groupsPerRow, \
+                                     piecesPerGroup);                                            \
+    }
+
+// Entry points of the launched 4-bit GEMV (DeviceQ4Matrix.gemvKernelFor; grid ceil(rows / (8 * R)),
+// block 256, no dynamic shared memory). Chosen on an H200 on 2026-11-29 (second round,
+// bench-results/h200-2026-11-29-gemv-tuning.md), 1.15-1.33x the fp32 qs_q4_gemv_x_* kernels above:
+//   h2_r4u2   R 4, U 2: rows >= 8192 (qkv of Llama-2-7B, gate/up)
+//   h2_r2u2   R 2, U 2: rows < 8192 (o, down, Llama-3 qkv)
+// The whole-x kernel (qs_q4_gemv_h2w_body) is kept for the harness: 1.08-1.10x faster on down only
+// (R2 U4), otherwise equal within ~3%.
+QS_Q4_H2_ENTRY(qs_q4_gemv_h2_r4u2, 256, 4, 2, false)
+QS_Q4_H2_ENTRY(qs_q4_gemv_h2_r2u2, 256, 2, 2, false)

@@ -20,7 +20,7 @@ public final class DeviceQ4Matrix implements AutoCloseable {
     public static final int DEFAULT_GROUP_SIZE = 128;
     static final int PIECE = 32;               // codes per 16-byte piece (q4gemv.cuh Q4_PIECE)
     static final int QUANT_THREADS = 128;      // q4gemv.cuh Q4_QUANT_THREADS (4 groups per block)
-    static final int GEMV_THREADS = 256;       // q4gemv.cuh QS_Q4_SMEM_ENTRY(qs_q4_gemv_x_*, 256, R, U)
+    static final int GEMV_THREADS = 256;       // q4gemv.cuh QS_Q4_H2_ENTRY(qs_q4_gemv_h2_*, 256, R, U, false)
 
     private final CudaContext context;
     private final String name;
@@ -94,10 +94,13 @@ public final class DeviceQ4Matrix implements AutoCloseable {
 
     /**
      * out[r] = dot(w4[r], x) for r < rows, x fp32 [cols] (16-byte aligned), out fp32 [rows], computed as
-     * {@code sum_g scale_g * dot(q_g, x_g) + min_g * sum(x_g)} in one launch: each block stages x and its
-     * 32-value piece sums in shared memory, each warp reads 16-byte code pieces of 1 to 4 rows
-     * ({@link #gemvKernelFor}). Graph-safe: nothing depends on host values besides the shapes. Within
-     * ~1e-6 relative (fp32) of Q4Matrix.matMul, not bitwise (the sums run in another order).
+     * {@code sum_g scale_g * dot(q_g, x_g) + min_g * sum(x_g)} in one launch: each block stages x in shared
+     * memory as fp16 pairs (each 32-value piece scaled by a power of two into [64, 128), so any fp32 range
+     * fits) with the pieces' fp32 sums, each warp reads 16-byte code pieces of 2 or 4 rows
+     * ({@link #gemvKernelFor}) and sums code x products in fp16 per piece (16 HFMA2 per half), then in fp32.
+     * Graph-safe: nothing depends on host values besides the shapes. Not bitwise Q4Matrix.matMul: within
+     * {@code 18 * 2^-11 * sum_c s_c n_c (|x_c| + 2^-15 max|x|) + 96 * 2^-24 * B} of the exact sum
+     * (q4gemv.cuh, PassKernelsGpuTest; measured at most 1.3 * 2^-11 * sum_c s_c n_c |x_c|).
      */
     public void gemv(DeviceBuffer x, DeviceBuffer out) {
         String shapes = name + ": 4-bit [" + rows + "][" + cols + "] x " + x.name() + " f32[" + cols + "] -> "
@@ -119,14 +122,13 @@ public final class DeviceQ4Matrix implements AutoCloseable {
     }
 
     /**
-     * The variant measured fastest on an H200 (2026-11-29, native-kernels/bench-results/
-     * h200-2026-11-29-gemv-tuning.md), all with 256 threads: 4 rows per warp for tall matrices (rows
-     * >= 8192: qkv of Llama-2-7B, gate/up), else 2 rows per warp up to 4096 columns (o, qkv of
-     * Llama-3.1-8B) and 1 row with 2 pieces per lane in flight for wider ones (down).
+     * The variant measured fastest on an H200 (2026-11-29, second round, native-kernels/bench-results/
+     * h200-2026-11-29-gemv-tuning.md): the half2 kernels (two codes dequantized per LOP3 into fp16, HFMA2
+     * products, fp32 per 32-code piece and across pieces), 256 threads, 2 code pieces per lane and row in
+     * flight; 4 rows per warp for tall matrices (rows >= 8192: qkv of Llama-2-7B, gate/up), else 2.
      */
     static GemvKernel gemvKernelFor(int rows, int cols) {
-        if (rows >= 8192) return new GemvKernel("qs_q4_gemv_x_r4", 4);
-        return cols <= 4096 ? new GemvKernel("qs_q4_gemv_x_r2", 2) : new GemvKernel("qs_q4_gemv_x_r1u2", 1);
+        return rows >= 8192 ? new GemvKernel("qs_q4_gemv_h2_r4u2", 4) : new GemvKernel("qs_q4_gemv_h2_r2u2", 2);
     }
 
     static void checkGemv(DeviceBuffer x, DeviceBuffer out, int rows, int cols, String shapes) {

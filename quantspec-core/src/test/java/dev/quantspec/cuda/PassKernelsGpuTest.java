@@ -254,17 +254,27 @@ class PassKernelsGpuTest {
             float[] want = new float[rows];
             cpu.matMul(x, 0, cols, 1, want, 0, rows, 0, rows);
 
-            // then: the kernel sums, per 32-code piece, f x with f = 1 + n/16 (32 FMAs), scales by 16 s
-            // and adds (min - 16 s) times the piece's sum of x; each lane chains its pieces (2 roundings
-            // each, at most 11 pieces per lane at 11008 columns), then a 5-step shuffle sum. With
-            // B = sum_c (16 s |f_c| + |min - 16 s|) |x_c| bounding every partial sum, the error is at most
-            // about (32 + 22 + 5 + 5 + 1) u B < 96 u B (u = 2^-24) against the exact sum of (n s + min) x.
-            // Q4Matrix.matMul sums scale * dot(q, x) + min * sum(x) per group in fp32 too: its error is at most
-            // ~(cols + 8) u sum_c (n_c s + |min|) |x_c|. A wrong piece, group or param moves a row by
-            // O(s sum|x_g|), far above both.
+            // then: the kernel (q4gemv.cuh qs_q4_gemv_h2_body) scales each 32-value piece of x by a power of two
+            // 2^k (max |x 2^k| in [64, 128)), rounds it to fp16, and sums the piece's code x products in two
+            // 16-term HFMA2 chains; the chains' sum (fp32) times scale 2^-k plus min times the piece's fp32 sum
+            // of x is chained per lane and shuffle-summed in fp32. With u_h = 2^-11: rounding x costs at most
+            // u_h |x 2^k| per element (2^-25 below fp16's normal range, i.e. under 2^-20 max|x| unscaled),
+            // a 16-term chain at most 16 u_h sum |n x 2^k| (plus 2^-25 per step when subnormal), so the fp16
+            // part errs by at most ~17 u_h sum_c s_c n_c |x_c| plus the subnormal terms, both inside
+            // 18 u_h S, S = sum_c s_c n_c (|x_c| + 2^-15 max|x|); the fp32 part (piece sums, scaling, the
+            // per-lane chain of at most 11 pieces, the 5-step shuffle) stays inside the former fp32 bound
+            // 96 u B, B = sum_c (16 s |f_c| + |min - 16 s|) |x_c| (u = 2^-24). Measured on an H200: at most
+            // 1.3 u_h S (with outliers of 7e4 in x). Q4Matrix.matMul sums scale * dot(q, x) + min * sum(x)
+            // per group in fp32: its error is at most ~(cols + 8) u sum_c (n_c s + |min|) |x_c|. This bound is
+            // worst-case (18 u_h ~ 1/114 of sum_c s n |x|), so it no longer catches a single wrong code or a
+            // wrong group at thousands of columns: the bitwise code and param checks above carry the layout;
+            // it catches wrong dequantization, scaling or x staging (errors of order S).
+            final double UH = 0x1p-11;  // fp16 unit roundoff
+            double maxAbsX = 0;
+            for (float v : x) maxAbsX = Math.max(maxAbsX, Math.abs(v));
             double worst = 0;
             for (int r = 0; r < rows; r++) {
-                double ref = 0, bound = 0, mag = 0;
+                double ref = 0, bound = 0, mag = 0, half = 0;
                 for (int c = 0; c < cols; c++) {
                     int g = c / groupSize;
                     double s = cpu.scale(r, g), mn = cpu.min(r, g);
@@ -272,15 +282,16 @@ class PassKernelsGpuTest {
                     ref += (code * s + mn) * x[c];
                     bound += (16 * s * (1 + code / 16.0) + Math.abs(mn - 16 * s)) * Math.abs(x[c]);
                     mag += (code * s + Math.abs(mn)) * Math.abs(x[c]);
+                    half += s * code * (Math.abs(x[c]) + maxAbsX / 32768.0);
                 }
-                double gpuTol = 96 * U * bound + 1e-30;
+                double gpuTol = 18 * UH * half + 96 * U * bound + 1e-30;
                 double cpuTol = (cols + 8) * U * mag + 1e-30;
-                worst = Math.max(worst, Math.abs(got[r] - ref) / (U * bound + 1e-300));
+                worst = Math.max(worst, Math.abs(got[r] - ref) / gpuTol);
                 assertThat((double) got[r]).as("row %d vs exact", r).isCloseTo(ref, within(gpuTol));
                 assertThat((double) want[r]).as("row %d: Q4Matrix.matMul vs exact", r).isCloseTo(ref, within(cpuTol));
                 assertThat((double) got[r]).as("row %d vs Q4Matrix.matMul", r).isCloseTo(want[r], within(gpuTol + cpuTol));
             }
-            System.out.printf(java.util.Locale.ROOT, "4-bit GEMV [%d][%d] G %d: worst error %.1f u B%n", rows, cols,
+            System.out.printf(java.util.Locale.ROOT, "4-bit GEMV [%d][%d] G %d: worst error %.3f of the bound%n", rows, cols,
                     groupSize, worst);
         }
     }
