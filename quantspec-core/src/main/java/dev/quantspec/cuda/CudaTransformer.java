@@ -49,7 +49,6 @@ public final class CudaTransformer implements AutoCloseable {
     private final DeviceBuffer qkv;           // [qDim + 2 kvDim]
     private final DeviceBuffer q, k, v;       // views of qkv
     private final DeviceBuffer att;           // [qDim]
-    private final DeviceBuffer proj;          // [dim]
     private final DeviceBuffer gateUp;        // [2 ffn]
     private final DeviceBuffer gate, up;      // views of gateUp
     private final DeviceBuffer hidden;        // [ffn]
@@ -130,7 +129,6 @@ public final class CudaTransformer implements AutoCloseable {
             k = qkv.view("k", qDim * 4L, kvDim * 4L);
             v = qkv.view("v", (qDim + kvDim) * 4L, kvDim * 4L);
             att = activation("attention output", qDim);
-            proj = activation("projection", dim);
             gateUp = activation("gate/up", 2 * ffn);
             gate = gateUp.view("gate", 0, ffn * 4L);
             up = gateUp.view("up", ffn * 4L, ffn * 4L);
