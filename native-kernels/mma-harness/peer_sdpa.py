@@ -1,8 +1,10 @@
-# PyTorch SDPA bf16, 5 queries (verification), flash and cuDNN backends, at the harness's shapes: the method of
-# scripts/gpu-run-quantkv.sh (CUDA graph of 20 calls over rotating copies of >= 512 MB of K/V, median of 7 replays).
+# PyTorch SDPA bf16 with Q queries (5: verification, the default; 1: the draft step), cuDNN and flash backends, at
+# the harnesses' shapes: the method of scripts/gpu-run-quantkv.sh (CUDA graph of 20 calls over rotating copies of
+# >= 512 MB of K/V, median of 7 replays). Usage: peer_sdpa.py <out.json> [Q]
 import json, sys, torch, torch.nn.functional as F
 from torch.nn.attention import sdpa_kernel, SDPBackend
 dev, dt, ROT = "cuda", torch.bfloat16, 512 << 20
+Q = int(sys.argv[2]) if len(sys.argv) > 2 else 5
 def bench(fn, per=20, batches=7):
     for _ in range(3): fn()
     torch.cuda.synchronize()
@@ -22,8 +24,8 @@ for ctx in (8192, 32768, 131072, 262144):
         kvb = 2 * KVH * ctx * 128 * 2; copies = max(2, -(-ROT // kvb))
         Ks = [torch.randn(1, KVH, ctx, 128, device=dev, dtype=dt) for _ in range(copies)]
         Vs = [torch.randn_like(k) for k in Ks]
-        q = torch.randn(1, H, 5, 128, device=dev, dtype=dt); it = [0]
-        row = {"model": name, "ctx": ctx, "queries": 5, "bytes": kvb}
+        q = torch.randn(1, H, Q, 128, device=dev, dtype=dt); it = [0]
+        row = {"model": name, "ctx": ctx, "queries": Q, "bytes": kvb}
         for bn, be in (("cudnn", SDPBackend.CUDNN_ATTENTION), ("flash", SDPBackend.FLASH_ATTENTION)):
             def f():
                 it[0] += 1; i = it[0] % copies

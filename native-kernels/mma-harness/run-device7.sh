@@ -24,7 +24,7 @@ if [[ " $* " != *" --skip-bench "* ]]; then
     echo "bench rc $?"
     grep -E "regs|us " "$OUT/bench.log" | grep -E "regs|wave|java" | awk 'NR<=40 || /262144/' | head -120
 
-    PYTHONUNBUFFERED=1 timeout "${PEER_TIMEOUT:-55}" python3 "$here/peer_sdpa1.py" "$OUT/peer_sdpa1.json" 2>&1 \
+    PYTHONUNBUFFERED=1 timeout "${PEER_TIMEOUT:-55}" python3 "$here/peer_sdpa.py" "$OUT/peer_sdpa1.json" 1 2>&1 \
         | grep -v Warning | tee "$OUT/peer.log"
 fi
 exit $rc
