@@ -66,6 +66,16 @@ public final class QuantSpecEngine implements AutoCloseable {
             LOG.warn("QuantSpec: context length {} is beyond the {} positions {} declares (max_position_embeddings); "
                     + "quality past them is the model's own business", context, config.maxPositionEmbeddings(), modelDir.getFileName());
         }
+        if (backend == Backend.CUDA) {
+            String unsupported = cudaUnsupportedOptions(options);
+            if (unsupported != null && options.backend() == Backend.CUDA) {
+                throw new IllegalArgumentException("backend=cuda cannot serve these options: " + unsupported);
+            }
+            if (unsupported != null) {
+                LOG.info("QuantSpec: backend=auto uses the CPU: the CUDA backend cannot serve these options: {}", unsupported);
+                backend = Backend.CPU;
+            }
+        }
         this.pool = new WorkerPool(options.threads());
         CpuTransformer model = new CpuTransformer(config, pool, context);
         this.generator = new Generator(config, model, target, this::draftWeights, tokenizer, options, context);
@@ -225,6 +235,19 @@ public final class QuantSpecEngine implements AutoCloseable {
             }
         }
         return d;
+    }
+
+    /** Why the CUDA backend's QuantSpec model could not serve {@code options}, or null when it can. */
+    static String cudaUnsupportedOptions(EngineOptions options) {
+        if (options.gamma() > CudaQuantSpecModel.MAX_GAMMA) {
+            return "gamma " + options.gamma() + " is above the " + CudaQuantSpecModel.MAX_GAMMA + " a GPU round serves";
+        }
+        try {
+            CudaQuantSpecModel.draftProjections(options.draftProjections());
+            return null;
+        } catch (IllegalArgumentException e) {
+            return e.getMessage();
+        }
     }
 
     /**

@@ -31,6 +31,8 @@ import java.util.Set;
 public final class CudaQuantSpecModel implements AutoCloseable {
     /** Header ints before the pass tokens: pos0, quantized, bufRow0, unused. */
     private static final int HEADER = 4;
+    /** Most drafts per round: a round's kernels serve up to 32 rows with one warp. */
+    public static final int MAX_GAMMA = 31;
     /** Queries one verification attention launch takes (the kernels are compiled for 1..5). */
     private static final int MAX_QUERIES_PER_LAUNCH = 5;
 
@@ -95,7 +97,10 @@ public final class CudaQuantSpecModel implements AutoCloseable {
         this.qkvDim = qDim + 2 * kvDim;
         this.ffn = config.intermediateSize();
         this.vocab = config.vocabSize();
-        if (gamma < 0) throw new IllegalArgumentException("gamma must be >= 0, got " + gamma);
+        if (gamma < 0 || gamma > MAX_GAMMA) {
+            throw new IllegalArgumentException("gamma must be in 0.." + MAX_GAMMA + " (a round kernel serves up to 32 rows), got "
+                    + gamma);
+        }
         checkDraftProjections(draftProjections);
         int layers = config.numLayers();
         int g = cacheConfig.groupSize();
@@ -149,7 +154,6 @@ public final class CudaQuantSpecModel implements AutoCloseable {
             close();
             throw e;
         }
-        if (maxPass > 32) throw new IllegalArgumentException("gamma " + gamma + " is above 31, the most a round kernel serves");
         this.headerHost = new int[HEADER + maxPass];
         this.roundHost = new int[HEADER + 2 * maxPass];
         this.verifyGraphs = new CudaContext.Graph[maxPass];
