@@ -9,6 +9,7 @@
 #   anchors2.json         with --peer: the PyTorch peer (peer_pytorch_decode.py) run in the same call
 # Usage (repository root): OUT=/some/dir scripts/gpu-run-quantspec.sh [--skip-tests] [--skip-7b] [--skip-models] [--peer] [--gamma-sweep]
 #   [--models "qs-tiny qs-small"] (model folders under models/ or .qsmall/)
+#   TEST_SELECT="--select-class dev.quantspec.cuda.X ..." narrows the tests (default: the whole package)
 set -uo pipefail
 args=" $* "
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -36,7 +37,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem,tem
 
 if [[ "$args" != *" --skip-tests "* ]]; then
     timeout "${TEST_TIMEOUT:-300}" "$java" "${jopts[@]}" -jar "$bundle"/lib/junit-platform-console-standalone-*.jar \
-        execute --class-path "$cp$bundle/test-classes" --select-package dev.quantspec.cuda \
+        execute --class-path "$cp$bundle/test-classes" ${TEST_SELECT:---select-package dev.quantspec.cuda} \
         --details=tree --disable-banner --disable-ansi-colors > "$OUT/tests.log" 2>&1
     echo "tests exit code $?"
     grep -E "✘|tests (successful|failed)|GPU QuantSpec|GPU hierarchical|GPU vs CPU" "$OUT/tests.log" | head -40
