@@ -26,6 +26,29 @@ public record HierarchicalCacheConfig(int groupSize, int valueGroupSize, int res
         }
     }
 
+    /**
+     * Tokens the prefill of {@code promptLength} tokens leaves quantized (the first accept's split):
+     * L - R - (L mod G) when L > 2G, none otherwise; the rest stays in the full-precision buffer.
+     */
+    public int prefillQuantized(int promptLength) {
+        return promptLength > 2 * groupSize ? promptLength - residualLength - promptLength % groupSize : 0;
+    }
+
+    /** Key groups to flush (CF1, oldest first) with {@code buffered} accepted tokens in the buffer: until fewer than 2G remain. */
+    public int groupsToFlush(int buffered) {
+        return buffered >= 2 * groupSize ? buffered / groupSize - 1 : 0;
+    }
+
+    /** Positions a round may append to {@code buffered} tokens before the next flush. */
+    public int positionsBeforeFlush(int buffered) {
+        return 2 * groupSize - buffered;
+    }
+
+    /** Buffer rows after the prefill: 2G accepted tokens (or R + G - 1 after the split) plus one round. */
+    public int steadyBufferCapacity(int roundPositions) {
+        return Math.max(2 * groupSize, residualLength + groupSize) + roundPositions;
+    }
+
     /** The paper's G with a value group of min(head_dim, G) and R = G. */
     public static HierarchicalCacheConfig defaults(int headDim) {
         return new HierarchicalCacheConfig(DEFAULT_GROUP_SIZE, Math.min(headDim, DEFAULT_GROUP_SIZE), DEFAULT_GROUP_SIZE);

@@ -88,8 +88,7 @@ public final class HierarchicalKvCache implements KvCache {
 
     /** Room for the most tokens the buffer holds after the prefill: 2G accepted (or R + G - 1) plus one round. */
     private int steadyBufferCapacity() {
-        int g = cfg.groupSize();
-        return Math.max(2 * g, cfg.residualLength() + g) + maxRoundPositions;
+        return cfg.steadyBufferCapacity(maxRoundPositions);
     }
 
     private void resizeBuffer(int tokens) {
@@ -143,7 +142,7 @@ public final class HierarchicalKvCache implements KvCache {
      */
     @Override
     public int positionsBeforeViewChange() {
-        return prefillDone ? 2 * cfg.groupSize() - bufferedLength() : Integer.MAX_VALUE;
+        return prefillDone ? cfg.positionsBeforeFlush(bufferedLength()) : Integer.MAX_VALUE;
     }
 
     @Override
@@ -263,17 +262,12 @@ public final class HierarchicalKvCache implements KvCache {
         length = newLength;
         reserved = newLength;
         long start = System.nanoTime();
-        int g = cfg.groupSize();
         if (!prefillDone) {
             prefillDone = true;
-            if (length > 2 * g) {
-                flushOldestGroups((length - cfg.residualLength() - (length % g)) / g);
-            }
+            flushOldestGroups(cfg.prefillQuantized(length) / cfg.groupSize());
             resizeBuffer(steadyBufferCapacity()); // give back the prompt-sized buffer
         }
-        if (bufferedLength() >= 2 * g) {
-            flushOldestGroups(bufferedLength() / g - 1);
-        }
+        flushOldestGroups(cfg.groupsToFlush(bufferedLength()));
         quantizeNanos += System.nanoTime() - start;
     }
 
