@@ -265,6 +265,26 @@ public final class CudaContext implements AutoCloseable {
             CudaDriver.check(cuGraphLaunch(exec, stream), "cuGraphLaunch", "");
         }
 
+        /**
+         * GPU ms of one replay (benchmarks): one warm-up replay, then the median of {@code batches}
+         * batches of {@code perBatch} back-to-back replays timed with events.
+         */
+        public double gpuMillisPerLaunch(int perBatch, int batches) {
+            launch();
+            synchronize();
+            double[] ms = new double[batches];
+            for (int b = 0; b < batches; b++) {
+                try (Event start = recordEvent()) {
+                    for (int i = 0; i < perBatch; i++) launch();
+                    try (Event end = recordEvent()) {
+                        ms[b] = end.millisSince(start) / perBatch;
+                    }
+                }
+            }
+            java.util.Arrays.sort(ms);
+            return ms[batches / 2];
+        }
+
         @Override
         public void close() {
             if (!destroyed) {

@@ -61,6 +61,7 @@ public final class CudaQuantSpecModel implements AutoCloseable {
     private final DeviceBuffer round;         // int [HEADER + 2 maxPass]: a greedy round's start, tokens, outcome (round.cuh)
     private final int[] headerHost;
     private final int[] roundHost;
+    private final int[] draftToken = new int[1]; // a draft step's input, staged for writeHeader
 
     private CudaContext.Graph draftGraph;
     private final CudaContext.Graph[] verifyGraphs; // by rows - 1, captured on first use
@@ -104,8 +105,7 @@ public final class CudaQuantSpecModel implements AutoCloseable {
         checkDraftProjections(draftProjections);
         int layers = config.numLayers();
         int g = cacheConfig.groupSize();
-        // the CPU cache's buffer room: 2G accepted (or R + G - 1 after the prefill split) plus one round
-        int bufferCapacity = Math.max(2 * g, cacheConfig.residualLength() + g) + maxPass;
+        int bufferCapacity = cacheConfig.steadyBufferCapacity(maxPass);
         QuantizedKvLayout layout = new QuantizedKvLayout(config.numKvHeads(), config.headDim(),
                 Math.max(g, CudaKernels.roundUp(capacity, g)), g, cacheConfig.valueGroupSize(), bufferCapacity);
         try {
@@ -189,7 +189,7 @@ public final class CudaQuantSpecModel implements AutoCloseable {
 
     /** Positions that can still be appended before the next flush (a round must not cross one). */
     public int positionsBeforeViewChange() {
-        return 2 * cacheConfig.groupSize() - bufferedLength();
+        return cacheConfig.positionsBeforeFlush(bufferedLength());
     }
 
     /** Most positions a sequence reaches. */
@@ -245,7 +245,7 @@ public final class CudaQuantSpecModel implements AutoCloseable {
             kernels.argmaxRows(logits, 1, vocab, nextIds);
             long t0 = System.nanoTime();
             int g = cacheConfig.groupSize();
-            int split = n > 2 * g ? n - cacheConfig.residualLength() - n % g : 0;
+            int split = cacheConfig.prefillQuantized(n);
             int headStride = n * config.headDim();
             for (int l = 0; l < layers; l++) {
                 if (split > 0) {
@@ -277,7 +277,8 @@ public final class CudaQuantSpecModel implements AutoCloseable {
      * @return the draft's greedy next token; its logits are in row 0 ({@link #logits(int)})
      */
     public int draftStep(int token, int offset) {
-        writeHeader(length + offset, new int[] {token}, 1);
+        draftToken[0] = token;
+        writeHeader(length + offset, draftToken, 1);
         if (draftGraph == null) draftGraph = context.captureGraph(() -> launchPass(true, 1));
         draftGraph.launch();
         return nextIds.downloadInts(1)[0];
@@ -371,22 +372,20 @@ public final class CudaQuantSpecModel implements AutoCloseable {
     }
 
     private boolean flushWhileFull() {
-        int g = cacheConfig.groupSize();
-        boolean flushed = false;
-        while (length - quantized >= 2 * g) {
-            int bufStride = cache[0].layout().bufferCapacity() * config.headDim();
-            for (DeviceQuantizedKv layer : cache) {
-                quantizer.quantizeKeys(layer.bufferKeys(), DeviceKvQuantizer.Source.F16, config.headDim(), bufStride, layer,
-                        quantized, 1, status);
-                quantizer.quantizeValues(layer.bufferValues(), DeviceKvQuantizer.Source.F16, config.headDim(), bufStride,
-                        layer, quantized, g, status);
-                quantizer.shiftBuffer(layer, g, length - quantized - g);
-            }
-            quantized += g;
-            flushed = true;
+        int groups = cacheConfig.groupsToFlush(length - quantized);
+        if (groups == 0) return false;
+        int tokens = groups * cacheConfig.groupSize();
+        int bufStride = cache[0].layout().bufferCapacity() * config.headDim();
+        for (DeviceQuantizedKv layer : cache) {
+            quantizer.quantizeKeys(layer.bufferKeys(), DeviceKvQuantizer.Source.F16, config.headDim(), bufStride, layer,
+                    quantized, groups, status);
+            quantizer.quantizeValues(layer.bufferValues(), DeviceKvQuantizer.Source.F16, config.headDim(), bufStride,
+                    layer, quantized, tokens, status);
+            quantizer.shiftBuffer(layer, tokens, length - quantized - tokens);
         }
-        if (flushed) DeviceKvQuantizer.checkStatus(status, "a flushed group of the buffer");
-        return flushed;
+        quantized += tokens;
+        DeviceKvQuantizer.checkStatus(status, "a flushed group of the buffer");
+        return true;
     }
 
     private void writeHeader(int pos0, int[] tokens, int n) {
@@ -498,35 +497,19 @@ public final class CudaQuantSpecModel implements AutoCloseable {
     /** GPU ms of one draft step (graph replay, median of {@code batches} batches of {@code perBatch}). */
     public double gpuMillisPerDraftStep(int perBatch, int batches) {
         draftStep(0, 0);
-        return timeReplays(draftGraph, perBatch, batches);
+        return draftGraph.gpuMillisPerLaunch(perBatch, batches);
     }
 
     /** GPU ms of one verification pass of {@code n} rows. */
     public double gpuMillisPerVerify(int n, int perBatch, int batches) {
         verify(new int[n], n);
-        return timeReplays(verifyGraphs[n - 1], perBatch, batches);
+        return verifyGraphs[n - 1].gpuMillisPerLaunch(perBatch, batches);
     }
 
     /** GPU ms of one greedy round of {@code drafts} drafts and the verification of drafts + 1 rows (one graph). */
     public double gpuMillisPerRound(int drafts, int perBatch, int batches) {
         greedyRound(0, drafts);
-        return timeReplays(roundGraphs[drafts], perBatch, batches);
-    }
-
-    private double timeReplays(CudaContext.Graph graph, int perBatch, int batches) {
-        graph.launch();
-        context.synchronize();
-        double[] ms = new double[batches];
-        for (int b = 0; b < batches; b++) {
-            try (CudaContext.Event start = context.recordEvent()) {
-                for (int i = 0; i < perBatch; i++) graph.launch();
-                try (CudaContext.Event end = context.recordEvent()) {
-                    ms[b] = end.millisSince(start) / perBatch;
-                }
-            }
-        }
-        java.util.Arrays.sort(ms);
-        return ms[batches / 2];
+        return roundGraphs[drafts].gpuMillisPerLaunch(perBatch, batches);
     }
 
     /** Device bytes of the hierarchical cache (planes, params, buffers; all layers). */

@@ -307,19 +307,7 @@ public final class CudaTransformer implements AutoCloseable {
         useGraph = true;
         try {
             enqueue(0, pos);
-            enqueue(0, pos);
-            context.synchronize();
-            double[] ms = new double[batches];
-            for (int b = 0; b < batches; b++) {
-                try (CudaContext.Event start = context.recordEvent()) {
-                    for (int i = 0; i < perBatch; i++) stepGraph.launch();
-                    try (CudaContext.Event end = context.recordEvent()) {
-                        ms[b] = end.millisSince(start) / perBatch;
-                    }
-                }
-            }
-            java.util.Arrays.sort(ms);
-            return ms[batches / 2];
+            return stepGraph.gpuMillisPerLaunch(perBatch, batches);
         } finally {
             useGraph = wasGraph;
         }
