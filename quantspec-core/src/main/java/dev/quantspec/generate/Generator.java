@@ -94,15 +94,12 @@ public final class Generator {
                 TokenPicker picker = new TokenPicker(req.sampling(), config.vocabSize());
                 DecodeStats stats = new DecodeStats(quantSpec ? "quantspec/cuda"
                         : "autoregressive/" + (hierarchical ? "hierarchical" : "full") + "/cuda");
-                TokenEmitter emitter = new TokenEmitter(req.ignoreEos() ? new int[0] : config.eosTokenIds(),
-                        req.stopStrings(), req.maxNewTokens(), tokenizer.newStreamingDecoder(true), listener, cancelled);
+                TokenEmitter emitter = emitter(req, listener, cancelled);
                 Decoder decoder = hierarchical
                         ? new CudaQuantSpecDecoder(gpuModel, picker, gpuGamma, CudaTransformer.DEFAULT_PREFILL_CHUNK)
                         : new CudaAutoregressiveDecoder(gpu, picker);
                 decoder.run(prompt, emitter, stats);
-                stats.promptTokens = prompt.length;
-                stats.generatedTokens = emitter.count();
-                return new GenerationResult(emitter.ids(), emitter.text(), emitter.finishReason(), stats);
+                return result(prompt, emitter, stats);
             } finally {
                 queue.unlock();
             }
@@ -120,8 +117,7 @@ public final class Generator {
                     roundPositions, model.pool().threads(), cache.scratchSize());
             TokenPicker picker = new TokenPicker(req.sampling(), config.vocabSize());
             DecodeStats stats = new DecodeStats(quantSpec ? "quantspec" : "autoregressive/" + (hierarchical ? "hierarchical" : "full"));
-            TokenEmitter emitter = new TokenEmitter(req.ignoreEos() ? new int[0] : config.eosTokenIds(),
-                    req.stopStrings(), req.maxNewTokens(), tokenizer.newStreamingDecoder(true), listener, cancelled);
+            TokenEmitter emitter = emitter(req, listener, cancelled);
             Decoder decoder = quantSpec
                     ? new QuantSpecDecoder(model, target, draftWeights, (HierarchicalKvCache) cache, state, picker, gamma, options.draftKvView())
                     : new AutoregressiveDecoder(model, target, cache, state, picker);
@@ -129,11 +125,21 @@ public final class Generator {
             if (!quantSpec && cache instanceof HierarchicalKvCache h) {
                 stats.quantizeNanos = h.quantizeNanos();
             }
-            stats.promptTokens = prompt.length;
-            stats.generatedTokens = emitter.count();
-            return new GenerationResult(emitter.ids(), emitter.text(), emitter.finishReason(), stats);
+            return result(prompt, emitter, stats);
         } finally {
             queue.unlock();
         }
+    }
+
+    /** Delivers a request's tokens: EOS and stop strings end it, text is streamed to {@code listener}. */
+    private TokenEmitter emitter(GenerationRequest req, GenerationListener listener, BooleanSupplier cancelled) {
+        return new TokenEmitter(req.ignoreEos() ? new int[0] : config.eosTokenIds(), req.stopStrings(),
+                req.maxNewTokens(), tokenizer.newStreamingDecoder(true), listener, cancelled);
+    }
+
+    private static GenerationResult result(int[] prompt, TokenEmitter emitter, DecodeStats stats) {
+        stats.promptTokens = prompt.length;
+        stats.generatedTokens = emitter.count();
+        return new GenerationResult(emitter.ids(), emitter.text(), emitter.finishReason(), stats);
     }
 }
