@@ -9,7 +9,7 @@
 // Weights rotate over a pool so that no launch finds its matrix in the 50 MB L2.
 // Build: native-kernels/gemv-harness/build.sh [binary]; run: gemv_harness [q4]  (q4: skip the bf16 part)
 #include "../src/main/cuda/gemv.cuh"
-#include "../src/main/cuda/q4gemv.cuh"
+#include "q4gemv_baselines.cuh"
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
