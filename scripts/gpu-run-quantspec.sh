@@ -6,8 +6,9 @@
 #   bench-<model>.md      the CLI `bench` on real models: autoregressive vs QuantSpec on the GPU, tokens/s, acceptance
 #   hf-<model>.json       the Hugging Face generate() peer on the same model and prompt text
 #   quantspec-gamma-sweep.json  with --gamma-sweep: greedy rounds of γ 2..8 at 7B shapes
+#   quantspec-profile.txt with --profile: GPU time of every kernel of the AR step, draft step and verification
 #   anchors2.json         with --peer: the PyTorch peer (peer_pytorch_decode.py) run in the same call
-# Usage (repository root): OUT=/some/dir scripts/gpu-run-quantspec.sh [--skip-tests] [--skip-7b] [--skip-models] [--peer] [--gamma-sweep]
+# Usage (repository root): OUT=/some/dir scripts/gpu-run-quantspec.sh [--skip-tests] [--skip-7b] [--skip-models] [--peer] [--gamma-sweep] [--profile]
 #   [--models "qs-tiny qs-small"] (model folders under models/ or .qsmall/)
 #   TEST_SELECT="--select-class dev.quantspec.cuda.X ..." narrows the tests (default: the whole package)
 set -uo pipefail
@@ -41,6 +42,13 @@ if [[ "$args" != *" --skip-tests "* ]]; then
         --details=tree --disable-banner --disable-ansi-colors > "$OUT/tests.log" 2>&1
     echo "tests exit code $?"
     grep -E "✘|tests (successful|failed)|GPU QuantSpec|GPU hierarchical|GPU vs CPU" "$OUT/tests.log" | head -40
+fi
+
+if [[ "$args" == *" --profile "* ]]; then
+    timeout "${PROFILE_TIMEOUT:-150}" "$java" "${jopts[@]}" -cp "$cp" dev.quantspec.cuda.CudaQuantSpecBenchmark \
+        --profile "$OUT/quantspec-profile.txt" > "$OUT/profile.log" 2>&1
+    echo "profile exit code $?"
+    grep "^## " "$OUT/quantspec-profile.txt"
 fi
 
 if [[ "$args" != *" --skip-7b "* ]]; then

@@ -526,8 +526,13 @@ static void runBench(const char* jsonPath) {
         printf("  %-40s %3d regs, %d blocks/SM  (version %d)\n", k.name, regsOf((const void*)k.host),
                occupancy((const void*)k.host), k.ver);
     Partials P;
+    // MMA7_ONLY=<kernel name> MMA7_CTX=<context>: time only that kernel's graph entry at that context with the
+    // wave split (a short run for ncu: --kernel-name <name> --launch-skip 3 --launch-count 1)
+    const char* only = getenv("MMA7_ONLY");
+    const int onlyCtx = getenv("MMA7_CTX") ? atoi(getenv("MMA7_CTX")) : 0;
     for (int ctx : {8192, 32768, 131072, 262144})
         for (int model = 0; model < 2; ++model) {
+            if (onlyCtx && ctx != onlyCtx) continue;
             const int nh = 32, kvh = model == 0 ? 32 : 8, group = nh / kvh;
             const char* mname = model == 0 ? "llama2-7b" : "llama3.1-8b";
             const int quantized = ctx - BUF;
@@ -560,6 +565,7 @@ static void runBench(const char* jsonPath) {
             for (const Kern& k : ks) {
                 if (k.hd != 128 || k.group != group) continue;
                 if (k.ver == 3 && strstr(k.name, "c32")) continue;
+                if (only && strcmp(k.name, only)) continue;
                 const int slices = k.group / k.hpb;
                 const int resident = numSms() * occupancy((const void*)k.host);
                 const int java = std::min(9999, std::max(1, (resident + kvh * slices - 1) / (kvh * slices)));
@@ -570,6 +576,7 @@ static void runBench(const char* jsonPath) {
                     splits.push_back({"4wave", 4 * (wave + 1) - 1});
                 }
                 for (auto [sname, mc] : splits) {
+                    if (only && strcmp(sname, "wave")) continue;
                     for (int graphEntry = 0; graphEntry < (k.graph && !strcmp(sname, "wave") ? 2 : 1); ++graphEntry) {
                         int it = 0;
                         const double us = timeGraph([&](cudaStream_t s) {

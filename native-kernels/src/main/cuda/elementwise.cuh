@@ -219,3 +219,14 @@ extern "C" __global__ void qs_fill_random_f16(__half* __restrict__ out, long lon
         out[i] = __float2half(offset + scale * qs_hash_uniform(seed, (unsigned long long)i));
     }
 }
+
+// Keeps the stream busy for about `ns` nanoseconds (LaunchProfile: the launches queued behind it are timed
+// back to back on the GPU, not at the pace of the host that enqueues them). One thread is enough.
+extern "C" __global__ void qs_spin(unsigned long long ns) {
+    unsigned long long t0, t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+    do {
+        __nanosleep(1000);
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    } while (t - t0 < ns);
+}

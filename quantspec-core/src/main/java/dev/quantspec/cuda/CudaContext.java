@@ -33,6 +33,7 @@ public final class CudaContext implements AutoCloseable {
     private final int computeCapability;  // major * 10 + minor
     private boolean checkEveryLaunch = Boolean.getBoolean("quantspec.cuda.syncEveryLaunch");
     private boolean closed;
+    private LaunchProfile.Recorder recorder;  // non-null while profileLaunches runs
 
     CudaContext(int ordinal, byte[] fatbin) {
         this.ordinal = ordinal;
@@ -144,11 +145,39 @@ public final class CudaContext implements AutoCloseable {
                     + ", block " + blockX + " (" + shapes + ")");
         }
         String where = "launching " + kernel + " grid " + gridX + "x" + gridY + " block " + blockX + " (" + shapes + ")";
+        Event start = recorder != null ? recordEvent() : null;
         CudaDriver.check(cuLaunchKernel(function(kernel), gridX, gridY, 1, blockX, 1, 1, sharedBytes, stream,
                 args.pointers(), null), "cuLaunchKernel", where);
+        if (start != null) recorder.add(kernel, gridX + "x" + gridY, start, recordEvent());
         if (checkEveryLaunch) {
             CudaDriver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", "after " + where);
         }
+    }
+
+    /**
+     * Runs {@code work} eagerly with every launch timed by an event pair (benchmarks: {@link LaunchProfile}).
+     * A spin kernel of {@code spinMillis} goes first so that the launches queue up behind it and run
+     * back to back, as in a graph, rather than at the host's pace; it must outlast the host's enqueueing.
+     */
+    public LaunchProfile profileLaunches(Runnable work, int spinMillis) {
+        ensureOpen();
+        if (recorder != null) throw new IllegalStateException("profileLaunches does not nest");
+        synchronize();
+        try (KernelArgs args = new KernelArgs().i64(spinMillis * 1_000_000L)) {
+            launch("qs_spin", 1, 1, 32, args, spinMillis + " ms");
+        }
+        LaunchProfile.Recorder r = new LaunchProfile.Recorder();
+        recorder = r;
+        try {
+            work.run();
+        } catch (RuntimeException | Error e) {
+            recorder = null;
+            synchronize();
+            r.close();
+            throw e;
+        }
+        recorder = null;
+        return r.finish();
     }
 
     /** Waits for all queued work; faults of earlier kernels surface here. */

@@ -27,7 +27,9 @@ import java.util.Set;
  * and the verification timed as the single graph the decoder launches ({@code round_ms}).
  * Usage: {@code CudaQuantSpecBenchmark <out.json> [acceptance ...]} (default 0.970, qs-small's
  * measured γ=4 acceptance on 1000-token prompts, and 0.974, the independent oracle's), or
- * {@code CudaQuantSpecBenchmark --gamma-sweep <out.json>}: greedy rounds of γ 2 to 8.
+ * {@code CudaQuantSpecBenchmark --gamma-sweep <out.json>}: greedy rounds of γ 2 to 8, or
+ * {@code CudaQuantSpecBenchmark --profile <out.txt>}: the GPU time of every kernel of an autoregressive
+ * step, a draft step and a 5-row verification at 8K and 128K ({@link LaunchProfile}), beside the graph time.
  */
 public final class CudaQuantSpecBenchmark {
     private static final int GAMMA = 4;
@@ -40,6 +42,10 @@ public final class CudaQuantSpecBenchmark {
     public static void main(String[] args) throws IOException {
         if (args.length > 0 && args[0].equals("--gamma-sweep")) {
             gammaSweep(Path.of(args.length > 1 ? args[1] : "quantspec-gamma-sweep.json"));
+            return;
+        }
+        if (args.length > 0 && args[0].equals("--profile")) {
+            profile(Path.of(args.length > 1 ? args[1] : "quantspec-profile.txt"));
             return;
         }
         Path out = Path.of(args.length > 0 ? args[0] : "quantspec-bench.json");
@@ -98,6 +104,45 @@ public final class CudaQuantSpecBenchmark {
                 Files.writeString(out, "{\"rows\": [\n" + String.join(",\n", rows) + "\n]}\n");
             }
         }
+    }
+
+    /** Per-kernel GPU times of the three passes, both shapes, 8K and 128K (where a step's time goes). */
+    private static void profile(Path out) throws IOException {
+        int[] contexts = {8192, 131072};
+        StringBuilder sb = new StringBuilder();
+        try (CudaContext context = CudaRuntime.get().open(0)) {
+            for (String name : new String[] {"llama2-7b", "llama3.1-8b"}) {
+                LlamaConfig config = CudaDecodeBenchmark.shape(name);
+                int maxCtx = contexts[contexts.length - 1];
+                try (DeviceLlamaWeights weights = DeviceLlamaWeights.random(context, config, 1234)) {
+                    try (CudaTransformer ar = new CudaTransformer(context, weights, maxCtx)) {
+                        ar.fillCacheRandom(99);
+                        for (int ctx : contexts) {
+                            double graphMs = ar.gpuMillisPerStep(ctx - 1, 10, 5);
+                            section(sb, name, ctx, "autoregressive step", graphMs, ar.profileStep(ctx - 1));
+                        }
+                    }
+                    HierarchicalCacheConfig cache = new HierarchicalCacheConfig(G, config.headDim(), G);
+                    try (CudaQuantSpecModel qs = new CudaQuantSpecModel(context, weights, cache, maxCtx + 2 * GAMMA, GAMMA,
+                            Projection.ALL, 128, false)) {
+                        for (int i = 0; i < contexts.length; i++) {
+                            qs.fillRandom(contexts[i] - GAMMA - 1, G - GAMMA - 1, 7 + i);
+                            section(sb, name, contexts[i], "draft step", qs.gpuMillisPerDraftStep(10, 5), qs.profileDraftStep());
+                            section(sb, name, contexts[i], "verification of " + (GAMMA + 1),
+                                    qs.gpuMillisPerVerify(GAMMA + 1, 10, 5), qs.profileVerify(GAMMA + 1));
+                        }
+                    }
+                }
+                Files.writeString(out, sb.toString());
+            }
+        }
+    }
+
+    private static void section(StringBuilder sb, String shape, int ctx, String pass, double graphMs, LaunchProfile p) {
+        String s = String.format(Locale.ROOT, "## %s, context %d, %s: graph %.3f ms, kernels back to back %.3f ms%n%s%n",
+                shape, ctx, pass, graphMs, p.totalMillis(), p.table());
+        System.out.print(s);
+        sb.append(s);
     }
 
     private static void shape(CudaContext context, String name, int[] contexts, double[] acceptance, List<String> rows) {

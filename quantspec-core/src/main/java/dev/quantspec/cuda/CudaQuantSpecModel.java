@@ -33,6 +33,9 @@ public final class CudaQuantSpecModel implements AutoCloseable {
     private static final int HEADER = 4;
     /** Most drafts per round: a round's kernels serve up to 32 rows with one warp. */
     public static final int MAX_GAMMA = 31;
+    /** Covers the host's enqueueing of a whole pass with an event pair per launch (LaunchProfile). */
+    private static final int PROFILE_SPIN_MS = 100;
+
     /** Queries one verification attention launch takes (the kernels are compiled for 1..5). */
     private static final int MAX_QUERIES_PER_LAUNCH = 5;
 
@@ -510,6 +513,19 @@ public final class CudaQuantSpecModel implements AutoCloseable {
     public double gpuMillisPerRound(int drafts, int perBatch, int batches) {
         greedyRound(0, drafts);
         return roundGraphs[drafts].gpuMillisPerLaunch(perBatch, batches);
+    }
+
+    /** GPU time of each kernel of one draft step, launched eagerly back to back ({@link LaunchProfile}). */
+    public LaunchProfile profileDraftStep() {
+        draftToken[0] = 0;
+        writeHeader(length, draftToken, 1);
+        return context.profileLaunches(() -> launchPass(true, 1), PROFILE_SPIN_MS);
+    }
+
+    /** GPU time of each kernel of one verification pass of {@code n} rows. */
+    public LaunchProfile profileVerify(int n) {
+        writeHeader(length, new int[n], n);
+        return context.profileLaunches(() -> launchPass(false, n), PROFILE_SPIN_MS);
     }
 
     /** Device bytes of the hierarchical cache (planes, params, buffers; all layers). */

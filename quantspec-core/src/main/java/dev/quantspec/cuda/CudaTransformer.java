@@ -313,6 +313,20 @@ public final class CudaTransformer implements AutoCloseable {
         }
     }
 
+    /** GPU time of each kernel of the step at {@code pos}, launched eagerly back to back ({@link LaunchProfile}). */
+    public LaunchProfile profileStep(int pos) {
+        boolean wasGraph = useGraph;
+        useGraph = false;
+        try {
+            stepHost[0] = 0;
+            stepHost[1] = pos;
+            stepInput.upload(stepHost);
+            return context.profileLaunches(this::launchStep, 100);
+        } finally {
+            useGraph = wasGraph;
+        }
+    }
+
     /** The logits of the last {@link #step} (fp32 [vocab]). */
     public float[] logits() {
         return logits.downloadFloats(vocab);
