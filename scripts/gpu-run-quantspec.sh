@@ -11,6 +11,7 @@
 # Usage (repository root): OUT=/some/dir scripts/gpu-run-quantspec.sh [--skip-tests] [--skip-7b] [--skip-models] [--peer] [--gamma-sweep] [--profile]
 #   [--models "qs-tiny qs-small"] (model folders under models/ or .qsmall/)
 #   TEST_SELECT="--select-class dev.quantspec.cuda.X ..." narrows the tests (default: the whole package)
+#   QS_JOPTS="-D..." adds JVM options (e.g. -Dquantspec.cuda.programmaticLaunch=false)
 set -uo pipefail
 args=" $* "
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -32,7 +33,7 @@ java="$work/jdk/bin/java"
 export LD_LIBRARY_PATH="/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 cp="$(ls "$bundle"/lib/*.jar | grep -v junit-platform-console | tr '\n' ':')"
 jopts=(--add-modules=jdk.incubator.vector -Xss4m -Dorg.bytedeco.javacpp.cachedir="$work/javacpp-cache"
-       -Dquantspec.shared="$bundle/shared")
+       -Dquantspec.shared="$bundle/shared" ${QS_JOPTS:-})
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem,temperature.gpu,power.draw \
     --format=csv | tee "$OUT/gpu.csv"
 

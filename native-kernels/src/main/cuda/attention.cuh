@@ -55,6 +55,7 @@ __device__ __forceinline__ void qs_attn_partial_body(
     __shared__ float smSum[NGROUPS][GROUP];
     __shared__ float smAcc[NGROUPS][GROUP][HEAD_DIM];
 
+    qs_wait_prior_grid();
     const int chunk = blockIdx.x;
     const int kvHead = blockIdx.y;
     int numChunks = gridDim.x;
@@ -217,6 +218,7 @@ extern "C" __global__ void __launch_bounds__(COMBINE_THREADS)
     qs_attn_combine(const float* __restrict__ partialAcc, const float* __restrict__ partialMax,
                     const float* __restrict__ partialSum, float* __restrict__ out, int numChunks,
                     int headDim, const int* __restrict__ lastPosition, int minChunkLen) {
+    qs_wait_prior_grid();
     if (lastPosition != nullptr) {
         const int seqLen = *lastPosition + 1;
         const int chunkLen = qs_attn_chunk_len(seqLen, numChunks, minChunkLen);

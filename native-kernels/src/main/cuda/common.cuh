@@ -33,6 +33,18 @@ __device__ __forceinline__ float qs_warp_max(float v) {
     return v;
 }
 
+// Programmatic dependent launch (Hopper and later; CudaContext launches the kernels that call this with
+// the programmatic-stream-serialization attribute, see ProgrammaticLaunch.java): such a kernel may start
+// while the kernel before it on the stream is still finishing, so it must call this before its first
+// access to memory that an earlier kernel writes or reads (activations, caches, headers). Reads of memory
+// no kernel writes (the weights) may come before it: they then overlap the previous kernel's tail. Without
+// the attribute (or before sm_90) this is a no-op.
+__device__ __forceinline__ void qs_wait_prior_grid() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
 // Sum over a whole block whose size is a multiple of 32 (at most 1024). `scratch` holds 32 floats.
 // Every thread gets the total. Includes the barriers it needs, so it may be called repeatedly.
 __device__ __forceinline__ float qs_block_sum(float v, float* scratch) {

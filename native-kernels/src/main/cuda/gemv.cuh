@@ -49,6 +49,7 @@ __device__ __forceinline__ void qs_gemv_bf16_body(const __nv_bfloat16* __restric
 #pragma unroll
                 for (int r = 0; r < ROWS_PER_WARP; ++r)
                     w[r][u] = qs_load_stream16(rowPtr[r] + (size_t)(p + u * 32) * 8);
+            if (p == lane) qs_wait_prior_grid();  // the first weights are in flight; x comes from the last kernel
 #pragma unroll
             for (int u = 0; u < UNROLL; ++u) {
                 const float4* xp = reinterpret_cast<const float4*>(x + (p + u * 32) * 8);
@@ -63,6 +64,7 @@ __device__ __forceinline__ void qs_gemv_bf16_body(const __nv_bfloat16* __restric
                 }
             }
         }
+        qs_wait_prior_grid();  // lanes that had no full step wait here (a no-op for the others)
         for (; p < pieces; p += 32) {  // the remainder, one piece at a time
             const float4* xp = reinterpret_cast<const float4*>(x + p * 8);
             const float4 x0 = __ldg(xp), x1 = __ldg(xp + 1);
@@ -77,6 +79,7 @@ __device__ __forceinline__ void qs_gemv_bf16_body(const __nv_bfloat16* __restric
         }
     } else {
         // Rows are not 16-byte aligned (cols % 8 != 0; no real model has this): scalar path.
+        qs_wait_prior_grid();
         for (int c = lane; c < cols; c += 32) {
             const float xc = x[c];
 #pragma unroll
@@ -85,6 +88,7 @@ __device__ __forceinline__ void qs_gemv_bf16_body(const __nv_bfloat16* __restric
         }
     }
 
+    qs_wait_prior_grid();  // a no-op after the loops' waits; keeps the store after it on every path
 #pragma unroll
     for (int r = 0; r < ROWS_PER_WARP; ++r) {
         const float total = qs_warp_sum(acc[r]);
@@ -137,7 +141,7 @@ QS_GEMV_ACC_ENTRY(qs_gemv_bf16_r4_acc, 4, 2)
 // row group), so more vectors share each x load by reducing ROWS_PER_WARP rows together.
 // grid: ceil(rows / (GEMV_WARPS * ROWS_PER_WARP)), block GEMV_THREADS.
 // ------------------------------------------------------------------------------------------------
-template <int NV, int ROWS_PER_WARP, int UNROLL>
+template <int NV, int ROWS_PER_WARP, int UNROLL, bool ACCUMULATE = false>
 __device__ __forceinline__ void qs_gemv_bf16_multi_body(const __nv_bfloat16* __restrict__ W,
                                                         const float* __restrict__ x,
                                                         float* __restrict__ out, int rows, int cols) {
@@ -167,6 +171,7 @@ __device__ __forceinline__ void qs_gemv_bf16_multi_body(const __nv_bfloat16* __r
                     const int p = p0 + u * 32 < pieces ? p0 + u * 32 : p0;  // past the end: never used
                     w[r][u] = qs_load_stream16(rowPtr[r] + (size_t)p * 8);
                 }
+            if (p0 == lane) qs_wait_prior_grid();  // the first weights are in flight; x comes from the last kernel
 #pragma unroll
             for (int u = 0; u < UNROLL; ++u) {
                 const int p = p0 + u * 32;
@@ -188,6 +193,7 @@ __device__ __forceinline__ void qs_gemv_bf16_multi_body(const __nv_bfloat16* __r
             }
         }
     } else {
+        qs_wait_prior_grid();
         for (int c = lane; c < cols; c += 32) {
 #pragma unroll
             for (int r = 0; r < ROWS_PER_WARP; ++r) {
@@ -198,12 +204,16 @@ __device__ __forceinline__ void qs_gemv_bf16_multi_body(const __nv_bfloat16* __r
         }
     }
 
+    qs_wait_prior_grid();  // lanes that had no piece (a no-op for the others): out is written below
 #pragma unroll
     for (int j = 0; j < NV; ++j)
 #pragma unroll
         for (int r = 0; r < ROWS_PER_WARP; ++r) {
             const float total = qs_warp_sum(acc[j][r]);
-            if (lane == 0 && row0 + r < rows) out[(size_t)j * rows + row0 + r] = total;
+            if (lane == 0 && row0 + r < rows) {
+                float* o = out + (size_t)j * rows + row0 + r;
+                *o = ACCUMULATE ? *o + total : total;
+            }
         }
 }
 
@@ -222,14 +232,14 @@ __device__ __forceinline__ void qs_gemv_bf16_multi_body(const __nv_bfloat16* __r
 // cols % 8 != 0 falls back to the multi body's scalar path. grid: ceil(rows / (GEMV_WARPS * ROWS_PER_WARP)),
 // block GEMV_THREADS.
 // ------------------------------------------------------------------------------------------------
-template <int NV, int ROWS_PER_WARP, int UNROLL>
+template <int NV, int ROWS_PER_WARP, int UNROLL, bool ACCUMULATE = false>
 __device__ __forceinline__ void qs_gemv_bf16_smem_body(const __nv_bfloat16* __restrict__ W,
                                                        const float* __restrict__ x,
                                                        float* __restrict__ out, int rows, int cols) {
     constexpr int CHUNK = UNROLL * 32;  // pieces per chunk
     __shared__ float4 xs[2][NV][2][CHUNK];
     if ((cols & 7) != 0) {  // uniform: the barrier-free scalar path
-        qs_gemv_bf16_multi_body<NV, ROWS_PER_WARP, UNROLL>(W, x, out, rows, cols);
+        qs_gemv_bf16_multi_body<NV, ROWS_PER_WARP, UNROLL, ACCUMULATE>(W, x, out, rows, cols);
         return;
     }
     const int lane = threadIdx.x & 31;
@@ -259,6 +269,7 @@ __device__ __forceinline__ void qs_gemv_bf16_smem_body(const __nv_bfloat16* __re
                     w[r][u] = qs_load_stream16(rowPtr[r] + (size_t)p * 8);
                 }
         }
+        if (c0 == 0) qs_wait_prior_grid();  // the first weights are in flight; x comes from the last kernel
         // stage x[j][c0 * 8, (c0 + CHUNK) * 8) for every j: NV * CHUNK * 2 float4
         for (int f = threadIdx.x; f < NV * CHUNK * 2; f += GEMV_THREADS) {
             const int j = f / (CHUNK * 2);
@@ -296,7 +307,10 @@ __device__ __forceinline__ void qs_gemv_bf16_smem_body(const __nv_bfloat16* __re
 #pragma unroll
             for (int r = 0; r < ROWS_PER_WARP; ++r) {
                 const float total = qs_warp_sum(acc[j][r]);
-                if (lane == 0 && row0 + r < rows) out[(size_t)j * rows + row0 + r] = total;
+                if (lane == 0 && row0 + r < rows) {
+                    float* o = out + (size_t)j * rows + row0 + r;
+                    *o = ACCUMULATE ? *o + total : total;
+                }
             }
     }
 }
@@ -309,17 +323,30 @@ __device__ __forceinline__ void qs_gemv_bf16_smem_body(const __nv_bfloat16* __re
 //   n3 .. n9     R 4, U 1: at n = 5 1.2-1.4x faster than the former R 2, U 2; n != 5 not measured
 //   n5_r8u1      R 8, U 1: n = 5 at 12288 x 4096 (one wave of 384 blocks where R 4 needs 1.45 waves)
 //   n5_r8u2      R 8, U 2: n = 5 at cols > 4096 and at 4096 x 4096
+// Each entry NAME also has NAME_acc: out[j][r] += W[r] . x[j] (the projection and the residual add of a
+// pass in one kernel; bitwise the plain entry into a scratch vector followed by qs_add_inplace, since the
+// same total meets the same single fp32 add). out must not alias W or x.
 #define QS_GEMV_MULTI_ENTRY(NAME, NV, R, U)                                                     \
     extern "C" __global__ void __launch_bounds__(GEMV_THREADS)                                 \
         NAME(const __nv_bfloat16* __restrict__ W, const float* __restrict__ x,                 \
              float* __restrict__ out, int rows, int cols) {                                    \
         qs_gemv_bf16_multi_body<NV, R, U>(W, x, out, rows, cols);                              \
+    }                                                                                          \
+    extern "C" __global__ void __launch_bounds__(GEMV_THREADS)                                 \
+        NAME##_acc(const __nv_bfloat16* __restrict__ W, const float* __restrict__ x,           \
+                   float* __restrict__ out, int rows, int cols) {                              \
+        qs_gemv_bf16_multi_body<NV, R, U, true>(W, x, out, rows, cols);                        \
     }
 #define QS_GEMV_SMEM_ENTRY(NAME, NV, R, U)                                                      \
     extern "C" __global__ void __launch_bounds__(GEMV_THREADS)                                 \
         NAME(const __nv_bfloat16* __restrict__ W, const float* __restrict__ x,                 \
              float* __restrict__ out, int rows, int cols) {                                    \
         qs_gemv_bf16_smem_body<NV, R, U>(W, x, out, rows, cols);                               \
+    }                                                                                          \
+    extern "C" __global__ void __launch_bounds__(GEMV_THREADS)                                 \
+        NAME##_acc(const __nv_bfloat16* __restrict__ W, const float* __restrict__ x,           \
+                   float* __restrict__ out, int rows, int cols) {                              \
+        qs_gemv_bf16_smem_body<NV, R, U, true>(W, x, out, rows, cols);                         \
     }
 
 QS_GEMV_SMEM_ENTRY(qs_gemv_bf16_n1, 1, 2, 4)

@@ -22,6 +22,7 @@
 extern "C" __global__ void qs_prefill_embedding_bf16(const __nv_bfloat16* __restrict__ table,
                                                      const int* __restrict__ tokens,
                                                      float* __restrict__ out, int dim, int vocab) {
+    qs_wait_prior_grid();
     const int p = blockIdx.y;
     const int t = tokens[p];
     const int d = blockIdx.x * blockDim.x + threadIdx.x;

@@ -121,7 +121,7 @@ __device__ __forceinline__ uint32_t qs_h2_bits(float lo, float hi) {
     return *reinterpret_cast<const uint32_t*>(&h);
 }
 
-template <int THREADS, int ROWS, int UNROLL, bool PREFETCH = false>
+template <int THREADS, int ROWS, int UNROLL, bool PREFETCH = false, bool ACCUMULATE = false>
 __device__ __forceinline__ void qs_q4_gemv_h2_body(const uint8_t* __restrict__ codes,
                                                    const float2* __restrict__ params,
                                                    const float* __restrict__ x, float* __restrict__ out,
@@ -168,6 +168,7 @@ __device__ __forceinline__ void qs_q4_gemv_h2_body(const uint8_t* __restrict__ c
     int buf = 0;
     for (int c0 = 0; c0 < pieces; c0 += CHUNK, buf ^= 1) {
         if (!PREFETCH) load(c0, c, prm);
+        if (c0 == 0) qs_wait_prior_grid();  // the first codes are in flight; x comes from the last kernel
         // stage x[c0 * 32, (c0 + CHUNK) * 32) as WORDS uint4 of half2 pairs (zeros past cols)
 #pragma unroll
         for (int w0 = 0; w0 < WORDS; w0 += THREADS) {
@@ -244,11 +245,13 @@ __device__ __forceinline__ void qs_q4_gemv_h2_body(const uint8_t* __restrict__ c
 #pragma unroll
         for (int r = 0; r < ROWS; ++r) {
             const float total = qs_warp_sum(acc[r]);
-            if (lane == 0 && row0 + r < rows) out[row0 + r] = total;
+            if (lane == 0 && row0 + r < rows) out[row0 + r] = ACCUMULATE ? out[row0 + r] + total : total;
         }
     }
 }
 
+// NAME_acc: out[r] += W[r] . x (the draft's o and down projections with the residual add; bitwise the plain
+// entry followed by qs_add_inplace). out must not alias x.
 #define QS_Q4_H2_ENTRY(NAME, T, R, U, PF)                                                          \
     extern "C" __global__ void __launch_bounds__(T)                                            \
         NAME(const uint8_t* __restrict__ codes, const float2* __restrict__ params,              \
@@ -256,6 +259,13 @@ __device__ __forceinline__ void qs_q4_gemv_h2_body(const uint8_t* __restrict__ c
              int rowStride, int groupsPerRow, int piecesPerGroup) {                             \
         qs_q4_gemv_h2_body<T, R, U, PF>(codes, params, x, out, rows, cols, rowStride, groupsPerRow, \
                                     piecesPerGroup);                                            \
+    }                                                                                          \
+    extern "C" __global__ void __launch_bounds__(T)                                            \
+        NAME##_acc(const uint8_t* __restrict__ codes, const float2* __restrict__ params,        \
+                   const float* __restrict__ x, float* __restrict__ out, int rows, int cols,    \
+                   int rowStride, int groupsPerRow, int piecesPerGroup) {                       \
+        qs_q4_gemv_h2_body<T, R, U, PF, true>(codes, params, x, out, rows, cols, rowStride,     \
+                                              groupsPerRow, piecesPerGroup);                    \
     }
 
 // Entry points of the launched 4-bit GEMV (DeviceQ4Matrix.gemvKernelFor; grid ceil(rows / (8 * R)),

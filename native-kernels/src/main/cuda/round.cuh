@@ -13,6 +13,7 @@
 // header := the pass of `tokens` rows starting at round row `offset`. One warp; tokens <= 32.
 extern "C" __global__ void qs_round_header(const int* __restrict__ round, int* __restrict__ header, int offset,
                                            int tokens) {
+    qs_wait_prior_grid();
     const int t = threadIdx.x;
     if (t == 0) {
         header[0] = round[0] + offset;
@@ -25,6 +26,7 @@ extern "C" __global__ void qs_round_header(const int* __restrict__ round, int* _
 
 // dst[i] = src[i] for i < n (a draft's argmax into the round's tokens, the target's into its outcome).
 extern "C" __global__ void qs_copy_ints(const int* __restrict__ src, int* __restrict__ dst, int n) {
+    qs_wait_prior_grid();
     const int t = threadIdx.x;
     if (t < n) dst[t] = src[t];
 }

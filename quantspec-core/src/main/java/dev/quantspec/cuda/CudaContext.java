@@ -5,6 +5,8 @@ import org.bytedeco.cuda.cudart.CUevent_st;
 import org.bytedeco.cuda.cudart.CUfunc_st;
 import org.bytedeco.cuda.cudart.CUgraphExec_st;
 import org.bytedeco.cuda.cudart.CUgraph_st;
+import org.bytedeco.cuda.cudart.CUlaunchAttribute;
+import org.bytedeco.cuda.cudart.CUlaunchConfig;
 import org.bytedeco.cuda.cudart.CUmod_st;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.javacpp.BytePointer;
@@ -34,6 +36,10 @@ public final class CudaContext implements AutoCloseable {
     private boolean checkEveryLaunch = Boolean.getBoolean("quantspec.cuda.syncEveryLaunch");
     private boolean closed;
     private LaunchProfile.Recorder recorder;  // non-null while profileLaunches runs
+    // programmatic dependent launch (ProgrammaticLaunch): one reusable launch configuration with its attribute
+    private boolean programmaticLaunch;
+    private final CUlaunchConfig launchConfig = new CUlaunchConfig();
+    private final CUlaunchAttribute programmaticAttribute = new CUlaunchAttribute();
 
     CudaContext(int ordinal, byte[] fatbin) {
         this.ordinal = ordinal;
@@ -54,6 +60,9 @@ public final class CudaContext implements AutoCloseable {
         this.multiprocessors = attribute(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
         this.computeCapability = attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR) * 10
                 + attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
+        this.programmaticLaunch = computeCapability >= 90 && ProgrammaticLaunch.enabledByDefault();
+        programmaticAttribute.id(CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);
+        programmaticAttribute.value().programmaticStreamSerializationAllowed(1);
         this.stream = new CUstream_st();
         CudaDriver.check(cuStreamCreate(stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate", "device " + ordinal);
         this.module = new CUmod_st();
@@ -104,6 +113,19 @@ public final class CudaContext implements AutoCloseable {
         return stream;
     }
 
+    /**
+     * Programmatic dependent launch for the kernels that wait for their predecessor themselves
+     * ({@link ProgrammaticLaunch}); on by default on compute capability 9.0 and later. Graphs keep the
+     * setting they were captured with.
+     */
+    public void setProgrammaticLaunch(boolean on) {
+        this.programmaticLaunch = on && computeCapability >= 90;
+    }
+
+    public boolean programmaticLaunch() {
+        return programmaticLaunch;
+    }
+
     /** When set, every launch is followed by a synchronize, so a fault names the kernel that caused it. */
     public void setCheckEveryLaunch(boolean check) {
         this.checkEveryLaunch = check;
@@ -146,8 +168,15 @@ public final class CudaContext implements AutoCloseable {
         }
         String where = "launching " + kernel + " grid " + gridX + "x" + gridY + " block " + blockX + " (" + shapes + ")";
         Event start = recorder != null ? recordEvent() : null;
-        CudaDriver.check(cuLaunchKernel(function(kernel), gridX, gridY, 1, blockX, 1, 1, sharedBytes, stream,
-                args.pointers(), null), "cuLaunchKernel", where);
+        if (programmaticLaunch && ProgrammaticLaunch.waitsForPriorGrid(kernel)) {
+            launchConfig.gridDimX(gridX).gridDimY(gridY).gridDimZ(1).blockDimX(blockX).blockDimY(1).blockDimZ(1)
+                    .sharedMemBytes(sharedBytes).hStream(stream).attrs(programmaticAttribute).numAttrs(1);
+            CudaDriver.check(cuLaunchKernelEx(launchConfig, function(kernel), args.pointers(), null),
+                    "cuLaunchKernelEx", where);
+        } else {
+            CudaDriver.check(cuLaunchKernel(function(kernel), gridX, gridY, 1, blockX, 1, 1, sharedBytes, stream,
+                    args.pointers(), null), "cuLaunchKernel", where);
+        }
         if (start != null) recorder.add(kernel, gridX + "x" + gridY, start, recordEvent());
         if (checkEveryLaunch) {
             CudaDriver.check(cuStreamSynchronize(stream), "cuStreamSynchronize", "after " + where);
@@ -346,6 +375,8 @@ public final class CudaContext implements AutoCloseable {
         int unload = cuModuleUnload(module);
         int destroy = cuStreamDestroy(stream);
         int release = cuDevicePrimaryCtxRelease(device);
+        launchConfig.close();
+        programmaticAttribute.close();
         CudaDriver.check(sync, "cuStreamSynchronize", "closing device " + ordinal);
         CudaDriver.check(unload, "cuModuleUnload", "closing device " + ordinal);
         CudaDriver.check(destroy, "cuStreamDestroy", "closing device " + ordinal);

@@ -26,7 +26,7 @@ public final class CudaKernels {
     static final int GEMV_THREADS = 128;          // gemv.cuh GEMV_THREADS
     static final int ARGMAX_THREADS = 1024;        // elementwise.cuh ARGMAX_THREADS
     static final int ELEMENTWISE_THREADS = 256;
-    static final int RMSNORM_THREADS = 256;
+    static final int RMSNORM_THREADS = 512;  // qs_rmsnorm: 4096-wide rows take 2 vectors per thread
 
     private final CudaContext context;
     private GemvVariant gemvVariant;  // null: chosen per shape, see gemvVariantFor
@@ -99,13 +99,18 @@ public final class CudaKernels {
         if ((x.address() & 15) != 0) {
             throw new IllegalArgumentException("x must be 16-byte aligned for the vector loads: " + shapes);
         }
-        if (x.address() < out.address() + rows * 4L && out.address() < x.address() + cols * 4L) {
-            throw new IllegalArgumentException("out must not overlap x (the kernel reads x while it adds into out): "
-                    + shapes);
-        }
+        requireDisjoint(x, cols * 4L, out, rows * 4L, shapes);
         int rowsPerBlock = (GEMV_THREADS / 32) * variant.rowsPerWarp;
         try (KernelArgs args = new KernelArgs().buffer(weights).buffer(x).buffer(out).i32(rows).i32(cols)) {
             context.launch(variant.kernel + "_acc", ceilDiv(rows, rowsPerBlock), 1, GEMV_THREADS, args, shapes);
+        }
+    }
+
+    /** An accumulating kernel reads {@code x} while it adds into {@code out}: they must not overlap. */
+    static void requireDisjoint(DeviceBuffer x, long xBytes, DeviceBuffer out, long outBytes, String shapes) {
+        if (x.address() < out.address() + outBytes && out.address() < x.address() + xBytes) {
+            throw new IllegalArgumentException("out must not overlap x (the kernel reads x while it adds into out): "
+                    + shapes);
         }
     }
 
@@ -145,8 +150,23 @@ public final class CudaKernels {
      * @param n 1 .. {@link #MAX_GEMV_VECTORS}
      */
     public void gemvBf16Rows(DeviceBuffer weights, DeviceBuffer x, DeviceBuffer out, int rows, int cols, int n) {
+        launchGemvRows(weights, x, out, rows, cols, n, false);
+    }
+
+    /**
+     * out[j][r] += W[r] . x[j]: {@link #gemvBf16Rows} and the residual add of a pass in one launch (kernel
+     * {@code <name>_acc}), bitwise {@link #gemvBf16Rows} into a scratch buffer followed by {@link #addInPlace}.
+     * out must not overlap x.
+     */
+    public void gemvBf16RowsAccumulate(DeviceBuffer weights, DeviceBuffer x, DeviceBuffer out, int rows, int cols,
+                                       int n) {
+        launchGemvRows(weights, x, out, rows, cols, n, true);
+    }
+
+    private void launchGemvRows(DeviceBuffer weights, DeviceBuffer x, DeviceBuffer out, int rows, int cols, int n,
+                                boolean accumulate) {
         String shapes = "W " + weights.name() + " bf16[" + rows + "][" + cols + "], x " + x.name() + " f32[" + n + "]["
-                + cols + "], out " + out.name() + " f32[" + n + "][" + rows + "]";
+                + cols + "], out " + (accumulate ? "+= " : "") + out.name() + " f32[" + n + "][" + rows + "]";
         requirePositive(shapes, rows, cols, n);
         if (n > MAX_GEMV_VECTORS) {
             throw new IllegalArgumentException("the multi-vector GEMV is compiled for 1.." + MAX_GEMV_VECTORS
@@ -158,10 +178,12 @@ public final class CudaKernels {
         if ((x.address() & 15) != 0) {
             throw new IllegalArgumentException("x must be 16-byte aligned for the vector loads: " + shapes);
         }
+        if (accumulate) requireDisjoint(x, (long) n * cols * 4, out, (long) n * rows * 4, shapes);
         MultiGemv kernel = multiGemvFor(rows, cols, n);
         int rowsPerBlock = (GEMV_THREADS / 32) * kernel.rowsPerWarp();
         try (KernelArgs args = new KernelArgs().buffer(weights).buffer(x).buffer(out).i32(rows).i32(cols)) {
-            context.launch(kernel.kernel(), ceilDiv(rows, rowsPerBlock), 1, GEMV_THREADS, args, shapes);
+            context.launch(kernel.kernel() + (accumulate ? "_acc" : ""), ceilDiv(rows, rowsPerBlock), 1, GEMV_THREADS,
+                    args, shapes);
         }
     }
 
@@ -240,6 +262,38 @@ public final class CudaKernels {
         try (KernelArgs args = new KernelArgs().buffer(qkv).i32(rowStride).i32(kOffset).i32(vOffset)
                 .buffer(kv.bufferKeys).buffer(kv.bufferValues).buffer(header).i32(l.headDim()).i32(l.bufferCapacity())) {
             context.launch("qs_buffer_append_rows", n, l.kvHeads(), roundUp(l.headDim(), 32), args, shapes);
+        }
+    }
+
+    /**
+     * {@link #ropeRows} then {@link #bufferAppendRows} of the rotated k and the v in one launch (same
+     * arithmetic, same bits): row i's q and k at offsets 0 and heads * headDim of {@code qkv} row i are
+     * rotated in place at position header[0] + i, and its k and v (at {@code vOffset}) go to buffer row
+     * header[2] + i of every kv head of {@code kv}.
+     */
+    public void ropeAppendRows(DeviceBuffer qkv, int rowStride, int vOffset, DeviceBuffer invFreq, DeviceQuantizedKv kv,
+                               DeviceBuffer header, int n, int heads) {
+        QuantizedKvLayout l = kv.layout();
+        int kvHeads = l.kvHeads(), headDim = l.headDim(), kvDim = kvHeads * headDim;
+        String shapes = "qkv f32[" + n + "][" + rowStride + "] with q [" + heads + "][" + headDim + "], k ["
+                + kvHeads + "][" + headDim + "], v at " + vOffset + ", positions from " + header.name() + " -> " + l;
+        requirePositive(shapes, n, heads);
+        if (headDim % 2 != 0 || headDim > 2048) {
+            throw new IllegalArgumentException("RoPE needs an even head dimension up to 2048: " + shapes);
+        }
+        if ((heads + kvHeads) * headDim > rowStride || vOffset < (heads + kvHeads) * headDim
+                || vOffset + kvDim > rowStride) {
+            throw new IllegalArgumentException("q, k and v must lie inside a row, v after k: " + shapes);
+        }
+        if (n > l.bufferCapacity()) {
+            throw new IllegalArgumentException("more rows than the buffer holds: " + shapes);
+        }
+        require(qkv, ((long) (n - 1) * rowStride + vOffset + kvDim) * 4, shapes);
+        require(invFreq, headDim / 2 * 4L, shapes);
+        require(header, 3 * 4, shapes);
+        try (KernelArgs args = new KernelArgs().buffer(qkv).i32(rowStride).buffer(invFreq).buffer(header).i32(heads)
+                .i32(headDim).i32(vOffset).buffer(kv.bufferKeys).buffer(kv.bufferValues).i32(l.bufferCapacity())) {
+            context.launch("qs_rope_append_rows", n, heads + kvHeads, roundUp(headDim / 2, 32), args, shapes);
         }
     }
 

@@ -57,7 +57,7 @@ public final class CudaQuantSpecModel implements AutoCloseable {
     private final DeviceQ4Matrix[] draftQkv, draftO, draftGateUp, draftDown; // null entries: the bf16 matrix
 
     // Pass activations, fp32, [maxPass][...]
-    private final DeviceBuffer x, xb, qkv, att, proj, gateUp, hidden, logits;
+    private final DeviceBuffer x, xb, qkv, att, gateUp, hidden, logits;
     private final DeviceBuffer nextIds;       // int [maxPass]: argmax of each row
     private final DeviceBuffer header;        // int [HEADER + maxPass]
     private final DeviceBuffer status;        // int [1]: set by the quantizer on non-finite input
@@ -144,7 +144,6 @@ public final class CudaQuantSpecModel implements AutoCloseable {
             xb = activation("pass xb", dim);
             qkv = activation("pass qkv", qkvDim);
             att = activation("pass attention output", qDim);
-            proj = activation("pass projection", dim);
             gateUp = activation("pass gate/up", 2 * ffn);
             hidden = activation("pass mlp hidden", ffn);
             logits = activation("pass logits", vocab);
@@ -417,8 +416,7 @@ public final class CudaQuantSpecModel implements AutoCloseable {
         for (int l = 0; l < config.numLayers(); l++) {
             kernels.rmsNorm(x, weights.attnNorm[l], xb, n, dim, eps);
             project(draft ? draftQkv[l] : null, weights.wqkv[l], xb, qkv, qkvDim, dim, n);
-            kernels.ropeRows(qkv, qkvDim, weights.invFreq, header, n, heads, kvHeads, headDim);
-            kernels.bufferAppendRows(qkv, qkvDim, qDim, qDim + kvDim, cache[l], header, n);
+            kernels.ropeAppendRows(qkv, qkvDim, qDim + kvDim, weights.invFreq, cache[l], header, n, heads);
             for (int first = 0; first < n; first += MAX_QUERIES_PER_LAUNCH) {
                 int queries = Math.min(MAX_QUERIES_PER_LAUNCH, n - first);
                 DeviceBuffer q = qkv.view("pass q from row " + first, (long) first * qkvDim * 4,
@@ -427,13 +425,11 @@ public final class CudaQuantSpecModel implements AutoCloseable {
                         (long) queries * qDim * 4);
                 attention.runAtHeader(q, qkvDim, cache[l], out, header, queries, first);
             }
-            project(draft ? draftO[l] : null, weights.wo[l], att, proj, dim, qDim, n);
-            kernels.addInPlace(x, proj, n * dim);
+            projectAccumulate(draft ? draftO[l] : null, weights.wo[l], att, x, dim, qDim, n);  // x += Wo · att
             kernels.rmsNorm(x, weights.mlpNorm[l], xb, n, dim, eps);
             project(draft ? draftGateUp[l] : null, weights.wGateUp[l], xb, gateUp, 2 * ffn, dim, n);
             kernels.swigluRows(gateUp, hidden, n, ffn);
-            project(draft ? draftDown[l] : null, weights.wDown[l], hidden, proj, dim, ffn, n);
-            kernels.addInPlace(x, proj, n * dim);
+            projectAccumulate(draft ? draftDown[l] : null, weights.wDown[l], hidden, x, dim, ffn, n);
         }
         kernels.rmsNorm(x, weights.finalNorm, xb, n, dim, eps);
         kernels.gemvBf16Rows(weights.lmHead, xb, logits, vocab, dim, n);
@@ -446,6 +442,16 @@ public final class CudaQuantSpecModel implements AutoCloseable {
             q4.gemv(in, out);
         } else {
             kernels.gemvBf16Rows(bf16, in, out, rows, cols, n);
+        }
+    }
+
+    /** out[n][rows] += W · in[n][cols] (a projection and the residual add in one kernel, bitwise the two). */
+    private void projectAccumulate(DeviceQ4Matrix q4, DeviceBuffer bf16, DeviceBuffer in, DeviceBuffer out, int rows,
+                                   int cols, int n) {
+        if (q4 != null) {
+            q4.gemvAccumulate(in, out);
+        } else {
+            kernels.gemvBf16RowsAccumulate(bf16, in, out, rows, cols, n);
         }
     }
 

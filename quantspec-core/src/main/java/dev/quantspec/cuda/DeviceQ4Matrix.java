@@ -103,17 +103,32 @@ public final class DeviceQ4Matrix implements AutoCloseable {
      * (q4gemv.cuh, PassKernelsGpuTest; measured at most 1.3 * 2^-11 * sum_c s_c n_c |x_c|).
      */
     public void gemv(DeviceBuffer x, DeviceBuffer out) {
+        launchGemv(x, out, false);
+    }
+
+    /**
+     * out[r] += dot(w4[r], x): {@link #gemv} and the residual add in one launch (kernel {@code <name>_acc}),
+     * bitwise {@link #gemv} into a scratch vector followed by {@link CudaKernels#addInPlace}. out must not
+     * overlap x.
+     */
+    public void gemvAccumulate(DeviceBuffer x, DeviceBuffer out) {
+        launchGemv(x, out, true);
+    }
+
+    private void launchGemv(DeviceBuffer x, DeviceBuffer out, boolean accumulate) {
         String shapes = name + ": 4-bit [" + rows + "][" + cols + "] x " + x.name() + " f32[" + cols + "] -> "
-                + out.name() + " f32[" + rows + "]";
+                + out.name() + " f32[" + rows + "]" + (accumulate ? " (accumulated)" : "");
         checkGemv(x, out, rows, cols, shapes);
         if ((x.address() & 15) != 0) {
             throw new IllegalArgumentException("x must be 16-byte aligned for the vector loads: " + shapes);
         }
+        if (accumulate) CudaKernels.requireDisjoint(x, cols * 4L, out, rows * 4L, shapes);
         GemvKernel kernel = gemvKernelFor(rows, cols);
         int rowsPerBlock = GEMV_THREADS / 32 * kernel.rowsPerWarp();
         try (KernelArgs args = new KernelArgs().buffer(codes).buffer(params).buffer(x).buffer(out).i32(rows).i32(cols)
                 .i32(rowStride(cols)).i32(groupsPerRow(cols, groupSize)).i32(groupSize / PIECE)) {
-            context.launch(kernel.kernel(), CudaKernels.ceilDiv(rows, rowsPerBlock), 1, GEMV_THREADS, args, shapes);
+            context.launch(kernel.kernel() + (accumulate ? "_acc" : ""), CudaKernels.ceilDiv(rows, rowsPerBlock), 1,
+                    GEMV_THREADS, args, shapes);
         }
     }
 

@@ -136,7 +136,7 @@ class CudaKernelsGpuTest {
     }
 
     @ParameterizedTest(name = "rows {0} dim {1}")
-    @CsvSource({"1, 4096", "3, 4097", "2, 777", "1, 1"})
+    @CsvSource({"1, 4096", "3, 4097", "2, 777", "1, 1", "5, 64", "2, 8192", "1, 20000", "2, 12"})
     void should_match_scalar_rmsnorm(int rows, int dim) {
         // given
         float[] x = randomFloats(rows * dim, 3.0f);

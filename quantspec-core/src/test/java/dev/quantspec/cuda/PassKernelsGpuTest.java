@@ -85,6 +85,31 @@ class PassKernelsGpuTest {
         }
     }
 
+    @ParameterizedTest(name = "W[{0}][{1}] x {2} vectors, accumulated")
+    @CsvSource({"4096, 4096, 1", "4096, 11008, 5", "33, 1000, 5", "517, 1001, 3", "7, 256, 9", "130, 512, 2"})
+    void should_accumulate_into_the_residual_with_the_bits_of_gemv_then_add(int rows, int cols, int n) {
+        // given bf16 weights, n vectors and a residual stream r of n rows
+        short[] w = randomBf16(rows * cols, 0.5f);
+        float[] x = randomFloats(n * cols, 1f);
+        float[] r = randomFloats(n * rows, 4f);
+        try (DeviceBuffer dW = upload("W", w); DeviceBuffer dX = upload("x", x); DeviceBuffer acc = upload("r", r);
+             DeviceBuffer sep = upload("r copy", r); DeviceBuffer proj = poisoned("proj", (long) n * rows * 4)) {
+            // when the fused kernel adds W x into r, and separately the plain GEMV and qs_add_inplace do
+            kernels.gemvBf16RowsAccumulate(dW, dX, acc, rows, cols, n);
+            kernels.gemvBf16Rows(dW, dX, proj, rows, cols, n);
+            kernels.addInPlace(sep, proj, n * rows);
+            // then both give the same bits, and they differ from r (the add happened)
+            float[] got = acc.downloadFloats(n * rows);
+            assertThat(bits(got)).containsExactly(bits(sep.downloadFloats(n * rows)));
+            assertThat(bits(got)).isNotEqualTo(bits(r));
+        }
+        // and the accumulating kernel refuses an output that overlaps its input
+        try (DeviceBuffer dW = upload("W", w); DeviceBuffer both = context.allocate("x and out", (long) n * (cols + rows) * 4)) {
+            assertThatThrownBy(() -> kernels.gemvBf16RowsAccumulate(dW, both, both, rows, cols, n))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("must not overlap");
+        }
+    }
+
     // ---------------------------------------------------------------- row kernels of a pass
 
     @Test
@@ -174,6 +199,42 @@ class PassKernelsGpuTest {
                     }
                 }
             }
+        }
+    }
+
+    @Test
+    void should_rotate_and_append_in_one_launch_with_the_bits_of_the_two_kernels() {
+        // given 5 fused QKV rows (q 8 heads, k 2 heads, v 2 heads, padding) at positions 70000.., buffer row 3..
+        int heads = 8, kvHeads = 2, hd = 128, n = 5, qDim = heads * hd, kvDim = kvHeads * hd;
+        int stride = qDim + 2 * kvDim + 4;
+        QuantizedKvLayout layout = new QuantizedKvLayout(kvHeads, hd, 128, 128, 128, 12);
+        float[] qkv = randomFloats(n * stride, 3f);
+        float[] invFreq = new float[hd / 2];
+        for (int i = 0; i < hd / 2; i++) invFreq[i] = (float) Math.pow(10000.0, -2.0 * i / hd);
+        int[] header = {70003, 70000, 3, 0, 1, 2, 3, 4, 5};
+        try (DeviceQuantizedKv fused = new DeviceQuantizedKv(context, layout);
+             DeviceQuantizedKv twoStep = new DeviceQuantizedKv(context, layout);
+             DeviceBuffer qkvFused = upload("qkv", qkv); DeviceBuffer qkvTwoStep = upload("qkv copy", qkv);
+             DeviceBuffer dFreq = upload("invFreq", invFreq); DeviceBuffer dHeader = upload("header", header)) {
+            for (DeviceQuantizedKv kv : new DeviceQuantizedKv[] {fused, twoStep}) {
+                kv.bufferKeys.fill((byte) 0x11);
+                kv.bufferValues.fill((byte) 0x11);
+            }
+            // when
+            kernels.ropeAppendRows(qkvFused, stride, qDim + kvDim, dFreq, fused, dHeader, n, heads);
+            kernels.ropeRows(qkvTwoStep, stride, dFreq, dHeader, n, heads, kvHeads, hd);
+            kernels.bufferAppendRows(qkvTwoStep, stride, qDim, qDim + kvDim, twoStep, dHeader, n);
+            // then the rotated rows and both buffers are bitwise equal
+            assertThat(bits(qkvFused.downloadFloats(n * stride))).as("rows").containsExactly(bits(qkvTwoStep.downloadFloats(n * stride)));
+            int halves = (int) (layout.bufferBytes() / 2);
+            assertThat(fused.bufferKeys.downloadShorts(halves)).as("keys").containsExactly(twoStep.bufferKeys.downloadShorts(halves));
+            assertThat(fused.bufferValues.downloadShorts(halves)).as("values").containsExactly(twoStep.bufferValues.downloadShorts(halves));
+            // and only buffer rows 3..7 were written (row 3 of kv head 1 holds its rotated k; row 2 keeps the fill)
+            short[] keys = fused.bufferKeys.downloadShorts(halves);
+            float[] rows = qkvFused.downloadFloats(n * stride);
+            int head1Row3 = (layout.bufferCapacity() + 3) * hd;
+            assertThat(keys[head1Row3 + 5]).isEqualTo(HalfFloats.floatToHalf(rows[qDim + hd + 5]));
+            assertThat(keys[head1Row3 - hd]).isEqualTo((short) 0x1111);
         }
     }
 
@@ -293,6 +354,13 @@ class PassKernelsGpuTest {
             }
             System.out.printf(java.util.Locale.ROOT, "4-bit GEMV [%d][%d] G %d: worst error %.3f of the bound%n", rows, cols,
                     groupSize, worst);
+            // and the accumulating GEMV adds the same bits into a residual as the GEMV then qs_add_inplace
+            float[] residual = randomFloats(rows, 4f);
+            try (DeviceBuffer acc = upload("residual", residual); DeviceBuffer sep = upload("residual copy", residual)) {
+                gpu.gemvAccumulate(dX, acc);
+                kernels.addInPlace(sep, out, rows);
+                assertThat(bits(acc.downloadFloats(rows))).as("accumulated").containsExactly(bits(sep.downloadFloats(rows)));
+            }
         }
     }
 
