@@ -36,9 +36,6 @@ public final class CudaQuantSpecModel implements AutoCloseable {
     /** Covers the host's enqueueing of a whole pass with an event pair per launch (LaunchProfile). */
     private static final int PROFILE_SPIN_MS = 100;
 
-    /** Queries one verification attention launch takes (the kernels are compiled for 1..5). */
-    private static final int MAX_QUERIES_PER_LAUNCH = 5;
-
     private final CudaContext context;
     private final CudaKernels kernels;
     private final DeviceKvQuantizer quantizer;
@@ -417,8 +414,9 @@ public final class CudaQuantSpecModel implements AutoCloseable {
             kernels.rmsNorm(x, weights.attnNorm[l], xb, n, dim, eps);
             project(draft ? draftQkv[l] : null, weights.wqkv[l], xb, qkv, qkvDim, dim, n);
             kernels.ropeAppendRows(qkv, qkvDim, qDim + kvDim, weights.invFreq, cache[l], header, n, heads);
-            for (int first = 0; first < n; first += MAX_QUERIES_PER_LAUNCH) {
-                int queries = Math.min(MAX_QUERIES_PER_LAUNCH, n - first);
+            int perLaunch = attention.maxQueriesAtHeader();
+            for (int first = 0; first < n; first += perLaunch) {
+                int queries = Math.min(perLaunch, n - first);
                 DeviceBuffer q = qkv.view("pass q from row " + first, (long) first * qkvDim * 4,
                         ((long) (queries - 1) * qkvDim + qDim) * 4);
                 DeviceBuffer out = att.view("pass attention output from row " + first, (long) first * qDim * 4,

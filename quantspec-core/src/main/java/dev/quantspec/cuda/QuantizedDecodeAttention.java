@@ -324,7 +324,7 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
         // A property of (device, layout, view, tuning) only, never of a launch's queries or firstQuery:
         // runAtHeader's bits depend on the split, and the decoder's batch invariance on that.
         this.maxChunks = maxChunksOverride > 0 ? maxChunksOverride : byOccupancy;
-        long rows = (long) view.queries * nHeads;
+        long rows = (long) maxQueriesAtHeader() * nHeads;
         partialAcc = context.allocate("quantized attention partial sums f32[" + rows + "][" + (maxChunks + 1) + "]["
                 + layout.headDim() + "]", rows * (maxChunks + 1) * layout.headDim() * 4);
         partialMax = context.allocate("quantized attention partial max f32[" + rows + "][" + (maxChunks + 1) + "]",
@@ -404,7 +404,7 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
         if (bufLen < view.queries || bufLen > l.bufferCapacity()) {
             throw new IllegalArgumentException("the buffer must hold the " + view.queries + " query rows and fit: " + shapes);
         }
-        long rows = (long) view.queries * nHeads;
+        long rows = (long) maxQueriesAtHeader() * nHeads;
         CudaKernels.require(q, rows * l.headDim() * 4, shapes);
         CudaKernels.require(out, rows * l.headDim() * 4, shapes);
         Split split = split(quantized);
@@ -447,7 +447,7 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
      * @param out        fp32 [queries][nHeads][headDim], contiguous
      * @param header     int[4 + n] on the device, as above; the caller guarantees
      *                   header[2] + firstQuery + queries <= bufferCapacity and header[1] <= capacity
-     * @param queries    1 for {@link View#DRAFT}, 1..5 for {@link View#VERIFY}
+     * @param queries    1 for {@link View#DRAFT}, 1..{@link #maxQueriesAtHeader()} for {@link View#VERIFY}
      * @param firstQuery the pass row of launch query 0 (0 for a whole pass)
      */
     public void runAtHeader(DeviceBuffer q, int qRowStride, DeviceQuantizedKv kv, DeviceBuffer out, DeviceBuffer header,
@@ -458,7 +458,7 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
         if (!l.equals(layout)) {
             throw new IllegalArgumentException("this attention was sized for " + layout + ", not: " + shapes);
         }
-        checkPass(view, nHeads, l, q, qRowStride, out, header, queries, firstQuery, shapes);
+        checkPass(view, maxQueriesAtHeader(), nHeads, l, q, qRowStride, out, header, queries, firstQuery, shapes);
         float scaleLog2 = (float) (1.0 / Math.sqrt(l.headDim()) / Math.log(2.0));
         int chunks = maxChunks + 1;
         String where = shapes + ", graph mode: " + maxChunks + " quantized chunks + the buffer";
@@ -487,11 +487,26 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
         combine(out, queries * nHeads, chunks, where);
     }
 
-    /** The host-side checks of {@link #runAtHeader} (no device needed: only buffer sizes are read). */
+    /**
+     * Queries one {@link #runAtHeader} launch may carry: version 6's graph entry takes up to 8 (one n-tile
+     * column per query and head slot, qs_qattn6g_*), so a verification of γ + 1 <= 8 rows reads the cache
+     * once; the other versions take what they are compiled for ({@link View#queries}).
+     */
+    public int maxQueriesAtHeader() {
+        return tuning.version() == 6 ? 8 : view.queries;
+    }
+
+    /** The host-side checks of {@link #runAtHeader} for a view's compiled query count (no device needed). */
     static void checkPass(View view, int nHeads, QuantizedKvLayout l, DeviceBuffer q, int qRowStride, DeviceBuffer out,
                           DeviceBuffer header, int queries, int firstQuery, String shapes) {
-        if (queries < 1 || queries > view.queries) {
-            throw new IllegalArgumentException(view + " launches 1.." + view.queries + " queries: " + shapes);
+        checkPass(view, view.queries, nHeads, l, q, qRowStride, out, header, queries, firstQuery, shapes);
+    }
+
+    /** The host-side checks of {@link #runAtHeader} (no device needed: only buffer sizes are read). */
+    static void checkPass(View view, int maxQueries, int nHeads, QuantizedKvLayout l, DeviceBuffer q, int qRowStride,
+                          DeviceBuffer out, DeviceBuffer header, int queries, int firstQuery, String shapes) {
+        if (queries < 1 || queries > maxQueries) {
+            throw new IllegalArgumentException(view + " launches 1.." + maxQueries + " queries: " + shapes);
         }
         if (firstQuery < 0 || firstQuery + queries > l.bufferCapacity()) {
             throw new IllegalArgumentException("pass rows [" + firstQuery + ", " + (firstQuery + queries)

@@ -32,6 +32,12 @@ class PassKernelsArgumentTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("1..5");
         assertThatThrownBy(() -> QuantizedDecodeAttention.checkPass(DRAFT, 4, layout, q, stride, out, header, 2, 0, ""))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("1..1");
+        // version 6 takes up to 8 verification queries per launch (the caller passes its maximum)
+        DeviceBuffer q8 = sized(8L * stride * 4), out8 = sized(8L * rowFloats * 4);
+        assertThatCode(() -> QuantizedDecodeAttention.checkPass(VERIFY, 8, 4, layout, q8, stride, out8, header, 8, 0, ""))
+                .doesNotThrowAnyException();
+        assertThatThrownBy(() -> QuantizedDecodeAttention.checkPass(VERIFY, 8, 4, layout, q8, stride, out8, header, 9, 0, ""))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("1..8");
         assertThatThrownBy(() -> QuantizedDecodeAttention.checkPass(VERIFY, 4, layout, q, stride, out, header, 0, 0, ""))
                 .isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> QuantizedDecodeAttention.checkPass(VERIFY, 4, layout, q, stride, out, header, 1, -1, ""))
