@@ -7,6 +7,8 @@
 //   3. timing (CUDA graph of 20 x (attention + combine), rotating >= 512 MB of caches, median of 7 replays) at the
 //      Llama-2-7B (32/32) and Llama-3.1-8B (32/8) layers, head dim 128, G = vg = 128, 256 buffered tokens.
 // Build: native-kernels/mma-harness/build.sh (nvcc, sm_90a). Usage: mma_harness [--skip-tests] [--skip-bench]
+// [out.json]; the benchmark takes MMA6_ONLY=name-part[,name-part..], MMA6_CTX=<ctx>, MMA6_MODEL=<name-part> filters
+// (narrow runs, ncu).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -52,6 +54,7 @@ struct Kern {
 static std::vector<Kern> allKernels() {
     return {V6(128, 1, 1, 2, 0, 3), V6(128, 1, 1, 1, 0, 4), V6(128, 1, 1, 1, 1, 3), V6(128, 1, 1, 2, 1, 2),
             V6(128, 4, 1, 1, 0, 4), V6(128, 4, 1, 1, 1, 3), V6(128, 4, 2, 1, 0, 2), V6(128, 4, 2, 1, 1, 1),
+            V6(128, 4, 4, 1, 0, 2),
             V6(128, 2, 1, 1, 1, 3), V6(64, 1, 1, 1, 1, 4),  V6(64, 2, 1, 1, 1, 4),  V6(64, 4, 1, 1, 1, 4),
             V1(128, 1),             V1(128, 4),             V1(128, 2),             V1(64, 1),
             V1(64, 2),              V1(64, 4)};
@@ -343,6 +346,7 @@ static int runTests() {
             if (!k.graph) continue;
             for (int nqAll : {5, 8}) {
                 if (nqAll == 8 && !can8) continue;
+                if (nqAll > qs6::maxQueries(k.hpb)) continue;  // p4: 6 queries per launch
                 const std::vector<double>& ref = nqAll == 5 ? ref5 : ref8;
                 for (int mc : {2, 9}) {
                     const int hdr[4] = {0, c.quantized, c.bufLen - nqAll, 0};
@@ -473,7 +477,22 @@ static void runBench(const char* jsonPath) {
     fprintf(js, "{\"rows\": [\n");
     bool firstRow = true;
     const int BUF = 256;
-    std::vector<Kern> ks = allKernels();
+    // MMA6_ONLY=a,b: kernels whose name contains one of these; MMA6_CTX=131072: one context; MMA6_MODEL=llama3:
+    // models whose name contains it (narrow runs and ncu)
+    std::vector<Kern> ks;
+    const char* only = getenv("MMA6_ONLY");
+    for (const Kern& k : allKernels()) {
+        bool keep = only == nullptr;
+        for (std::string rest = only ? only : ""; !keep && !rest.empty();) {
+            const size_t c = rest.find(',');
+            const std::string tok = rest.substr(0, c);
+            keep = !tok.empty() && strstr(k.name, tok.c_str()) != nullptr;
+            rest = c == std::string::npos ? "" : rest.substr(c + 1);
+        }
+        if (keep) ks.push_back(k);
+    }
+    const int onlyCtx = getenv("MMA6_CTX") ? atoi(getenv("MMA6_CTX")) : 0;
+    const char* onlyModel = getenv("MMA6_MODEL");
     printf("\nregisters per thread / resident blocks per SM (128 threads):\n");
     for (const Kern& k : ks)
         if (k.hd == 128)
@@ -484,6 +503,10 @@ static void runBench(const char* jsonPath) {
         for (int model = 0; model < 2; ++model) {
             const int nh = 32, kvh = model == 0 ? 32 : 8, group = nh / kvh;
             const char* mname = model == 0 ? "llama2-7b" : "llama3.1-8b";
+            if ((onlyCtx && ctx != onlyCtx) || (onlyModel && !strstr(mname, onlyModel))) continue;
+            bool any = false;
+            for (const Kern& k : ks) any |= k.hd == 128 && k.group == group;
+            if (!any) continue;
             const int quantized = ctx - BUF;
             Layout L{kvh, 128, quantized, 128, 128, BUF};
             const size_t layerBytes = 4 * L.planeBytes() + (L.kpCount() + L.vpCount()) * 8 + 2 * L.bufCount() * 2;

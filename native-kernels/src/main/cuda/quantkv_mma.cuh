@@ -3,9 +3,10 @@
 // qs_attn_combine (attention.cuh) merges the chunks. See native-kernels/QUANTKV-NOTES.md, "Version 6".
 //
 // Columns (the MMA's N dimension): col = qi * HPB + hs for query qi (0..nq-1) of the launch and head slot hs of
-// the block's HPB query heads; NT = HPB n-tiles of 8 columns hold up to 8 queries. Columns of queries >= nq are
-// zero queries (quantized part) or fully masked (buffer) and are never written. Every reduction is per column
-// (MMA columns are independent; max/sum/rescale shuffles stay inside one column), so a query's result does not
+// the block's HPB query heads; NT = HPB n-tiles of 8 columns hold up to 8 queries (HPB 4: NT = 3, 6 queries).
+// Columns of queries >= nq are zero queries (quantized part) or fully masked (buffer) and are never written.
+// Every reduction is per column (MMA columns are independent; max/sum/rescale shuffles stay inside one column,
+// the lazy rescale's warp vote only skips exact no-ops), so a query's result does not
 // depend on how many other queries share the launch (batch invariance, checked bitwise by mma-harness).
 //
 // Keys, S = K Q^T: M = 16 positions (rows g = lane/4 and g + 8 of an m-tile), K = channels, N = columns. The
@@ -49,6 +50,23 @@ __device__ __forceinline__ uint32_t movtrans(uint32_t x) {
     asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;" : "=r"(r) : "r"(x));
     return r;
 }
+
+// 2^x in one MUFU op (exp2f adds a denormal-range fix-up around it); -inf gives +0, 0 gives 1.
+__device__ __forceinline__ float ex2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
+// Lazy online softmax: a column's running max moves only when a score exceeds it by more than this (log2
+// units), so probabilities stay <= 2^8 (fp16-safe) and the accumulator rescale (MT * NT * 4 multiplies, 3
+// shuffles per column) is skipped for most steps. The decision depends on the column's own scores only.
+constexpr float MAX_SLACK = 8.0f;
+
+// n-tiles of a block with HPB query heads: 8 queries for HPB <= 2, 6 queries (3 n-tiles, 24 columns) for HPB 4
+// (4 n-tiles would not fit the accumulators in registers).
+__host__ __device__ constexpr int ntiles(int hpb) { return hpb <= 2 ? hpb : 3; }
+__host__ __device__ constexpr int maxQueries(int hpb) { return 8 * ntiles(hpb) / hpb; }
 
 __device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
     const __half2 h = __floats2half2_rn(lo, hi);
@@ -102,7 +120,7 @@ __device__ __forceinline__ void qs_qattn6_body(
     float* __restrict__ partialSum, bool isBuffer, int qStart, int qEnd, int chunk, int slots, int bufRow0,
     int firstQuery, int nq, int capacity, int maxGroups, int bufCapacity, int groupSize, float scaleLog2) {
     using namespace qs6;
-    constexpr int NT = HPB;                 // n-tiles: 8 queries x HPB heads
+    constexpr int NT = ntiles(HPB);         // n-tiles: maxQueries(HPB) queries x HPB heads
     constexpr int COLS = 8 * NT;
     constexpr int SLICES = GROUP / HPB;
     constexpr bool STREAM = SLICES == 1;    // slices re-read a chunk's codes: keep them in L2
@@ -114,11 +132,14 @@ __device__ __forceinline__ void qs_qattn6_body(
     constexpr int SMP = HD + 4;             // padded smem row
     constexpr int KPF = HD / 64;            // float4 of a key group's params per lane (PF)
     static_assert(GROUP % HPB == 0 && (HD == 64 || HD == 128), "shape");
+    // smQ rows: channel d at d + 4 (d / (HD/4)), so the float4 reads of lanes (g, j) (channels j HD/4 + 8w..) of
+    // rows g, g+1 fall on distinct banks (unpadded, all j and both rows hit the same 4 banks: 8-way conflicts)
+    constexpr int QROW = HD + 16;
 
-    __shared__ __align__(16) float smQ[COLS][HD];
+    __shared__ __align__(16) float smQ[COLS][QROW];
     __shared__ float smMax[WARPS][COLS];
     __shared__ float smSum[WARPS][COLS];
-    __shared__ float smAcc[WARPS][COLS][SMP];
+    __shared__ __align__(16) float smAcc[WARPS][8][SMP];  // the merge goes one n-tile at a time (HPB 4: 24 columns)
     __shared__ __align__(16) float4 smKP[PF ? WARPS : 1][HD / 2];  // PF: a warp's current key group params
 
     const int slice = blockIdx.x % SLICES;
@@ -134,7 +155,7 @@ __device__ __forceinline__ void qs_qattn6_body(
         const int col = idx / HD, d = idx % HD;
         const int qi = col / HPB;
         const int head = kvHead * GROUP + slice * HPB + col % HPB;
-        smQ[col][d] = qi < nq ? q[(size_t)qi * qRowStride + (size_t)head * HD + d] * scaleLog2 : 0.0f;
+        smQ[col][d + 4 * (d / (HD / 4))] = qi < nq ? q[(size_t)qi * qRowStride + (size_t)head * HD + d] * scaleLog2 : 0.0f;
     }
     __syncthreads();
 
@@ -158,22 +179,37 @@ __device__ __forceinline__ void qs_qattn6_body(
         for (int s = 0; s < KS; ++s) bq[nt][s][0] = bq[nt][s][1] = 0u;
     }
 
-    // Online softmax over T m-tiles of scores s[T][NT][4] (C fragments: [e] row g, [2+e] row g+8, column 2j+e).
+    // Online softmax over T m-tiles of scores s[T][NT][4] (C fragments: [e] row g, [2+e] row g+8, column 2j+e),
+    // lazy (MAX_SLACK): the warp skips the column reductions and the rescale unless some column's max moves.
+    // Exact: a skipped column would have kept its max and multiplied by exactly 1.
     auto rescale = [&](auto& s) {
         constexpr int T = sizeof(s) / sizeof(s[0]);
+        float lm[NT][2];
+        bool up = false;
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+                float m = fmaxf(s[0][nt][e], s[0][nt][2 + e]);
+#pragma unroll
+                for (int t = 1; t < T; ++t) m = fmaxf(m, fmaxf(s[t][nt][e], s[t][nt][2 + e]));
+                lm[nt][e] = m;
+                if (nt < ntUsed) up |= m > runMax[nt][e] + MAX_SLACK;
+            }
+        }
+        if (!__any_sync(QS_FULL_MASK, up)) return;
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt) {
             if (nt >= ntUsed) continue;
 #pragma unroll
             for (int e = 0; e < 2; ++e) {
-                float m = runMax[nt][e];
-#pragma unroll
-                for (int t = 0; t < T; ++t) m = fmaxf(m, fmaxf(s[t][nt][e], s[t][nt][2 + e]));
+                float m = lm[nt][e];
                 m = fmaxf(m, __shfl_xor_sync(QS_FULL_MASK, m, 4));
                 m = fmaxf(m, __shfl_xor_sync(QS_FULL_MASK, m, 8));
                 m = fmaxf(m, __shfl_xor_sync(QS_FULL_MASK, m, 16));
-                const float corr = exp2f(runMax[nt][e] - m);
-                runMax[nt][e] = m;
+                const bool take = m > runMax[nt][e] + MAX_SLACK;  // same in the column's 8 lanes
+                const float corr = take ? ex2(runMax[nt][e] - m) : 1.0f;
+                runMax[nt][e] = take ? m : runMax[nt][e];
                 runSum[nt][e] *= corr;
                 base[nt][e] *= corr;
 #pragma unroll
@@ -204,7 +240,7 @@ __device__ __forceinline__ void qs_qattn6_body(
             uint32_t ku[TM][2][KW], kl[TM][2][KW], vu[TM][4][VW], vl[TM][4][VW];
             float2 vp[TM][2];
         };
-        auto loadUnit = [&](Loads& L, int p0) {
+        auto loadKeys = [&](Loads& L, int p0) {
 #pragma unroll
             for (int mt = 0; mt < TM; ++mt) {
 #pragma unroll
@@ -212,8 +248,14 @@ __device__ __forceinline__ void qs_qattn6_body(
                     const size_t pos = p0 + 16 * mt + g + 8 * r;
                     load_words<KW, STREAM>(kUr + pos * (HD / 2), L.ku[mt][r]);
                     load_words<KW, STREAM>(kLr + pos * (HD / 2), L.kl[mt][r]);
-                    L.vp[mt][r] = __ldg(vP + pos);
                 }
+            }
+        };
+        auto loadValues = [&](Loads& L, int p0) {
+#pragma unroll
+            for (int mt = 0; mt < TM; ++mt) {
+#pragma unroll
+                for (int r = 0; r < 2; ++r) L.vp[mt][r] = __ldg(vP + p0 + 16 * mt + g + 8 * r);
 #pragma unroll
                 for (int i = 0; i < 4; ++i) {
                     const size_t pos = p0 + 16 * mt + 2 * j + (i & 1) + 8 * (i >> 1);
@@ -221,6 +263,10 @@ __device__ __forceinline__ void qs_qattn6_body(
                     load_words<VW, STREAM>(vLr + pos * (HD / 2), L.vl[mt][i]);
                 }
             }
+        };
+        auto loadUnit = [&](Loads& L, int p0) {
+            loadKeys(L, p0);
+            loadValues(L, p0);
         };
         // PF: the key params of the warp's next group wait in registers (KPF float4 per lane) and go through
         // the warp's smem slot at the group change, so a group change never waits on a global load.
@@ -283,7 +329,7 @@ __device__ __forceinline__ void qs_qattn6_body(
                     }
 #pragma unroll
                     for (int nt = 0; nt < NT; ++nt) {
-                        const float* qr = &smQ[nt * 8 + g][j * (HD / 4) + 8 * w];
+                        const float* qr = &smQ[nt * 8 + g][j * (HD / 4 + 4) + 8 * w];
                         const float4 qa = *reinterpret_cast<const float4*>(qr);
                         const float4 qb = *reinterpret_cast<const float4*>(qr + 4);
                         const float x[8] = {qa.x, qa.y, qa.z, qa.w, qb.x, qb.y, qb.z, qb.w};
@@ -357,7 +403,7 @@ __device__ __forceinline__ void qs_qattn6_body(
                         float p[2], pp[2];
 #pragma unroll
                         for (int e = 0; e < 2; ++e) {
-                            p[e] = exp2f(s[mt][nt][2 * r + e] - runMax[nt][e]);
+                            p[e] = ex2(s[mt][nt][2 * r + e] - runMax[nt][e]);
                             runSum[nt][e] += p[e];
                             pp[e] = p[e] * vs;
                         }
@@ -399,7 +445,7 @@ __device__ __forceinline__ void qs_qattn6_body(
         // ---- the fp16 buffer: natural channel order, query weights = q * scaleLog2
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt) {
-            const float* qr = &smQ[nt * 8 + g][j * (HD / 4)];
+            const float* qr = &smQ[nt * 8 + g][j * (HD / 4 + 4)];
 #pragma unroll
             for (int s = 0; s < KS; ++s) {
                 bq[nt][s][0] = pack_half2(qr[4 * s], qr[4 * s + 1]);
@@ -448,7 +494,7 @@ __device__ __forceinline__ void qs_qattn6_body(
                     float p[2];
 #pragma unroll
                     for (int e = 0; e < 2; ++e) {
-                        p[e] = nt < ntUsed ? exp2f(s[0][nt][2 * r + e] - runMax[nt][e]) : 0.0f;
+                        p[e] = nt < ntUsed ? ex2(s[0][nt][2 * r + e] - runMax[nt][e]) : 0.0f;
                         runSum[nt][e] += p[e];
                     }
                     bp[nt][r] = movtrans(pack_half2(p[0], p[1]));
@@ -469,9 +515,11 @@ __device__ __forceinline__ void qs_qattn6_body(
         }
     }
 
-    // ---- merge the 4 warps (the value offsets join the accumulators) and write the partials
+    // ---- merge the 4 warps (the value offsets join the accumulators) and write the partials, one n-tile at a
+    // time (8 columns of smAcc: 24 columns of 4 warps would pass the 48 KB of static shared memory)
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) {
+        if (nt >= ntUsed) break;  // block-uniform: no real query past here
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
             float sm = runSum[nt][e], b = base[nt][e];
@@ -480,40 +528,42 @@ __device__ __forceinline__ void qs_qattn6_body(
                 sm += __shfl_xor_sync(QS_FULL_MASK, sm, o);
                 b += __shfl_xor_sync(QS_FULL_MASK, b, o);
             }
-            const int col = nt * 8 + 2 * j + e;
+            const int c = 2 * j + e;
             if (g == 0) {
-                smMax[warp][col] = runMax[nt][e];
-                smSum[warp][col] = sm;
+                smMax[warp][nt * 8 + c] = runMax[nt][e];
+                smSum[warp][nt * 8 + c] = sm;
             }
 #pragma unroll
             for (int mt = 0; mt < MT; ++mt) {
-                smAcc[warp][col][g * (HD / 8) + 2 * mt] = acc[mt][nt][e] + b;
-                smAcc[warp][col][g * (HD / 8) + 2 * mt + 1] = acc[mt][nt][2 + e] + b;
+                smAcc[warp][c][g * (HD / 8) + 2 * mt] = acc[mt][nt][e] + b;
+                smAcc[warp][c][g * (HD / 8) + 2 * mt + 1] = acc[mt][nt][2 + e] + b;
             }
         }
-    }
-    __syncthreads();
-    for (int idx = threadIdx.x; idx < COLS * HD; idx += THREADS) {
-        const int col = idx / HD, d = idx % HD;
-        const int qi = col / HPB;
-        if (qi >= nq) break;  // columns grow with idx: the rest are padding
-        float m = QS_ATTN_NO_SCORE;
+        __syncthreads();
+        for (int idx = threadIdx.x; idx < 8 * HD; idx += THREADS) {
+            const int c = idx / HD, d = idx % HD;
+            const int col = nt * 8 + c;
+            const int qi = col / HPB;
+            if (qi >= nq) break;  // columns grow with idx: the rest are padding
+            float m = QS_ATTN_NO_SCORE;
 #pragma unroll
-        for (int w = 0; w < WARPS; ++w) m = fmaxf(m, smMax[w][col]);
-        float sum = 0.0f, a = 0.0f;
+            for (int w = 0; w < WARPS; ++w) m = fmaxf(m, smMax[w][col]);
+            float sum = 0.0f, a = 0.0f;
 #pragma unroll
-        for (int w = 0; w < WARPS; ++w) {
-            const float wt = exp2f(smMax[w][col] - m);
-            sum = fmaf(smSum[w][col], wt, sum);
-            a = fmaf(smAcc[w][col][d], wt, a);
+            for (int w = 0; w < WARPS; ++w) {
+                const float wt = exp2f(smMax[w][col] - m);
+                sum = fmaf(smSum[w][col], wt, sum);
+                a = fmaf(smAcc[w][c][d], wt, a);
+            }
+            const int head = kvHead * GROUP + slice * HPB + col % HPB;
+            const size_t slot = ((size_t)qi * nHeads + head) * slots + chunk;
+            partialAcc[slot * HD + d] = a;
+            if (d == 0) {
+                partialMax[slot] = m;
+                partialSum[slot] = sum;
+            }
         }
-        const int head = kvHead * GROUP + slice * HPB + col % HPB;
-        const size_t slot = ((size_t)qi * nHeads + head) * slots + chunk;
-        partialAcc[slot * HD + d] = a;
-        if (d == 0) {
-            partialMax[slot] = m;
-            partialSum[slot] = sum;
-        }
+        __syncthreads();
     }
 }
 
@@ -526,13 +576,13 @@ __device__ __forceinline__ int qs6_chunk_len(int quantized, int maxChunks, int g
 // Entry points (valueGroupSize must equal the head dim; G a multiple of 16 * TM):
 // (a) qs_qattn6_b8_h{HD}_g{G}_p{HPB}_q5_t{TM}_f{PF}_b{MINB} (PF: prefetch; MINB: __launch_bounds__ min blocks): the argument
 //     list of qs_qattn_b8_* (quantkv.cuh, with its pass-header tail), same two modes. header == nullptr: host
-//     lengths quantized, bufLen, chunkLen, numChunks (counting the buffer chunk), `queries` (1..8) queries that
-//     are the last rows of the buffer; header != nullptr: quantized = header[1], bufRow0 = header[2], split of
+//     lengths quantized, bufLen, chunkLen, numChunks (counting the buffer chunk), `queries` (1..8; 1..6 at HPB 4)
+//     queries that are the last rows of the buffer; header != nullptr: quantized = header[1], bufRow0 = header[2], split of
 //     maxChunks = numChunks - 1 derived here (quantized, bufLen and chunkLen ignored). q of launch query qi at
 //     q + qi * qRowStride. grid (numChunks * G/HPB, nKvHeads), block 128.
 // (b) qs_qattn6g_b8_h{HD}_g{G}_p{HPB}_t{TM}_f{PF}_b{MINB}: graph-safe. header[1] = quantized length, header[2] = bufRow0; the
-//     launch's nq (1..8) queries are q + qi * qRowStride (head h at + h * HD), query qi being the verification's
-//     query firstQuery + qi: it sees buffer rows [0, bufRow0 + firstQuery + qi]. grid ((maxChunks + 1) * G/HPB,
+//     launch's nq (1..8; 1..6 at HPB 4: qs6::maxQueries) queries are q + qi * qRowStride (head h at + h * HD),
+//     query qi being the verification's query firstQuery + qi: it sees buffer rows [0, bufRow0 + firstQuery + qi]. grid ((maxChunks + 1) * G/HPB,
 //     nKvHeads): chunk c < maxChunks covers the c-th chunk of the host split of header[1] (neutral partial if
 //     none), chunk maxChunks the buffer. Partials [nq * nHeads][maxChunks + 1][HD]; combine with
 //     qs_attn_combine(..., numChunks = maxChunks + 1, headDim, lastPosition = nullptr, 0) over nq * nHeads rows.
@@ -589,6 +639,7 @@ QS_QATTN6_ENTRIES(128, 4, 1, 1, 0, 4)
 QS_QATTN6_ENTRIES(128, 4, 1, 1, 1, 3)
 QS_QATTN6_ENTRIES(128, 4, 2, 1, 0, 2)
 QS_QATTN6_ENTRIES(128, 4, 2, 1, 1, 1)
+QS_QATTN6_ENTRIES(128, 4, 4, 1, 0, 2)
 QS_QATTN6_ENTRIES(128, 2, 1, 1, 1, 3)
 QS_QATTN6_ENTRIES(64, 1, 1, 1, 1, 4)
 QS_QATTN6_ENTRIES(64, 2, 1, 1, 1, 4)

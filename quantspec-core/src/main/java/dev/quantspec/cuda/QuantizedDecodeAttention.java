@@ -166,9 +166,10 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
             // t2_f0_b3 fastest at 8K/128K/256K, t1_f0_b4 within 3%; prefetch (f1) 15-20% slower
             case 1 -> List.of(Tuning.mma(1, 2, false, 3), Tuning.mma(1, 1, false, 4), Tuning.mma(1, 1, true, 3),
                     Tuning.mma(1, 2, true, 2));
-            // 2 query heads per block (2 slices per kv head): 470.8 us at 256K against p1's 522.5
-            case 4 -> List.of(Tuning.mma(2, 1, false, 2), Tuning.mma(1, 1, false, 4), Tuning.mma(1, 1, true, 3),
-                    Tuning.mma(2, 1, true, 1));
+            // all 4 query heads in one block (24 columns, up to 6 queries; one slice, codes read once): 236.9 us at
+            // 256K against p2's 390.2 (2 heads per block, 2 slices per kv head) in the same H200 call
+            case 4 -> List.of(Tuning.mma(4, 1, false, 2), Tuning.mma(2, 1, false, 2), Tuning.mma(1, 1, false, 4),
+                    Tuning.mma(1, 1, true, 3), Tuning.mma(2, 1, true, 1));
             case 2 -> List.of(Tuning.mma(1, 1, true, 3));  // the only GQA-2 instantiation at head dim 128
             default -> List.of();
         };
@@ -189,7 +190,7 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
      * The tuning used when none is given, from the H200 runs of 2026-11-29 (native-kernels/QUANTKV-NOTES.md):
      * VERIFY: version 6 (tensor cores; 4-5x version 1) wherever it is compiled and fits the layout (value group
      * == head dim, G a multiple of 32), its first compiled variant ({@code t2_f0_b3} for MHA at head dim 128,
-     * {@code p2_t1_f0_b2} for GQA 4), else version 1. DRAFT: version 7 (tensor cores; H200 at 256K: MHA 424 us
+     * {@code p4_t1_f0_b2} for GQA 4: all 4 heads per block, up to 6 queries), else version 1. DRAFT: version 7 (tensor cores; H200 at 256K: MHA 424 us
      * against version 3's 580, GQA 4 120 us against version 1's 356; at 8K MHA on par with version 3) wherever it
      * is compiled (GQA 1/2/4, head dim 64/128: {@code t2_f0_b4}, all heads of a kv head per block) and fits the
      * same way as version 6; else version 3 with 16 channels per lane and unroll 4 for MHA at head dim 128 (run 3:
@@ -490,10 +491,14 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
     /**
      * Queries one {@link #runAtHeader} launch may carry: version 6's graph entry takes up to 8 (one n-tile
      * column per query and head slot, qs_qattn6g_*), so a verification of γ + 1 <= 8 rows reads the cache
-     * once; the other versions take what they are compiled for ({@link View#queries}).
+     * once; with 4 heads per block only 6 (3 n-tiles of 8 columns: qs6::maxQueries in quantkv_mma.cuh); the
+     * other versions take what they are compiled for ({@link View#queries}).
      */
     public int maxQueriesAtHeader() {
-        return tuning.version() == 6 ? 8 : view.queries;
+        if (tuning.version() == 6) {
+            return tuning.mma().headsPerBlock() >= 4 ? 6 : 8;
+        }
+        return view.queries;
     }
 
     /** The host-side checks of {@link #runAtHeader} for a view's compiled query count (no device needed). */

@@ -119,9 +119,9 @@ class QuantizedKvLayoutTest {
         QuantizedKvLayout gqa2 = new QuantizedKvLayout(16, 128, 4096, 128, 128, 261);
         QuantizedKvLayout small = new QuantizedKvLayout(2, 64, 1024, 64, 64, 140);
 
-        // when / then: MHA t2_f0_b3, GQA 4 p2_t1_f0_b2 (2 heads per block), GQA 2 and head dim 64 their only variant
+        // when / then: MHA t2_f0_b3, GQA 4 p4_t1_f0_b2 (4 heads per block), GQA 2 and head dim 64 their only variant
         assertThat(QuantizedDecodeAttention.defaultTuning(VERIFY, mha, 1)).isEqualTo(Tuning.mma(1, 2, false, 3));
-        assertThat(QuantizedDecodeAttention.defaultTuning(VERIFY, gqa, 4)).isEqualTo(Tuning.mma(2, 1, false, 2));
+        assertThat(QuantizedDecodeAttention.defaultTuning(VERIFY, gqa, 4)).isEqualTo(Tuning.mma(4, 1, false, 2));
         assertThat(QuantizedDecodeAttention.defaultTuning(VERIFY, gqa2, 2)).isEqualTo(Tuning.mma(1, 1, true, 3));
         for (int group : new int[] {1, 2, 4}) {
             assertThat(QuantizedDecodeAttention.defaultTuning(VERIFY, small, group)).isEqualTo(Tuning.mma(1, 1, true, 4));
@@ -136,6 +136,9 @@ class QuantizedKvLayoutTest {
         assertThat(QuantizedDecodeAttention.graphKernelName(VERIFY, 2, 64, Tuning.mma(1, 1, true, 4)))
                 .isEqualTo("qs_qattn6g_b8_h64_g2_p1_t1_f1_b4");
         assertThat(QuantizedDecodeAttention.slices(VERIFY, 4, Tuning.mma(2, 1, false, 2))).isEqualTo(2);
+        assertThat(QuantizedDecodeAttention.slices(VERIFY, 4, Tuning.mma(4, 1, false, 2))).isEqualTo(1);
+        assertThat(QuantizedDecodeAttention.graphKernelName(VERIFY, 4, 128, Tuning.mma(4, 1, false, 2)))
+                .isEqualTo("qs_qattn6g_b8_h128_g4_p4_t1_f0_b2");
         assertThat(QuantizedDecodeAttention.slices(VERIFY, 4, Tuning.SIMPLE)).isEqualTo(4);
         assertThat(QuantizedDecodeAttention.slices(DRAFT, 4, Tuning.SIMPLE)).isEqualTo(1);
         assertThat(QuantizedDecodeAttention.graphKernelName(VERIFY, 4, 128, Tuning.SIMPLE)).isEqualTo("qs_qattn_b8_h128_g4_p1_q5");
