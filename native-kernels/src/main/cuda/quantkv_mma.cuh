@@ -678,7 +678,22 @@ __device__ __forceinline__ void cp16(void* smem, const void* gmem) {  // cp.asyn
 }
 __device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;"); }
 template <int N>
-__device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;" ::"n"(N)); }
+__device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory"); }
+// 2^x: exp2f (ex2.approx.f32 + subnormal handling), or with FTZ one ex2.approx.ftz (a subnormal result is 0: a
+// probability below 2^-126 of the running max)
+template <bool FTZ>
+__device__ __forceinline__ float ex2(float x) {
+    if constexpr (FTZ) {
+        float y;
+        asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+        return y;
+    } else {
+        return exp2f(x);
+    }
+}
+// The mode of the engine's f0 entries (round 2, bench-results/h200-2026-11-29-mma-draft-round2.md): split-phase key
+// loads + key params by cp.async (1 | 2); 4 (values by cp.async) and 8 (flushed exponentials) measured no better.
+constexpr int DEFAULT_MODE = 3;
 template <int W>
 __device__ __forceinline__ void lds_words(const uint8_t* p, uint32_t (&r)[W]) {
     if constexpr (W == 4) {
@@ -696,7 +711,17 @@ __device__ __forceinline__ void lds_words(const uint8_t* p, uint32_t (&r)[W]) {
 // S > 0 (version 7 "s"): the codes and value params of a warp's units go through a per-warp S-stage cp.async
 // pipeline in shared memory (S - 1 units in flight while one is computed, no registers held for them); the next key
 // group's params wait in registers (as PF). S == 0: register loads (PF: of the next unit too).
-template <int HD, int GROUP, int HPB, int TM, bool PF, int S = 0>
+// MODE (round 2, S == 0 and !PF; bits): 1 = split-phase pipeline: a unit's key codes are loaded one unit ahead, right
+// after the previous unit's score MMAs (its key code registers are dead then, so no extra registers: the value phase
+// of unit u overlaps the DRAM latency of unit u + 1's keys; the value codes and params are loaded at the top of their
+// own unit, ahead of the key phase). 2 = the key params of the next group go to shared memory by cp.async one group
+// ahead (two buffers per warp, no registers), instead of an exposed __ldg per group. 4 (instead of 2) = the value
+// codes, value params and (at a group's first unit) key params of unit u + 1 go by cp.async into a per-warp 2-stage
+// buffer at the top of unit u (the values of a unit are then read from shared memory, no registers held across the
+// key phase). 8 = the softmax exponentials flush subnormal results (one MUFU each, no range fix-up).
+// LAZY: the accumulators are rescaled only when some column's running max moved (corr != 1 in some lane; a multiply
+// by 1.0f is exact, so the bits are the same as rescaling always).
+template <int HD, int GROUP, int HPB, int TM, bool PF, int S = 0, int MODE = 0, bool LAZY = false>
 __device__ __forceinline__ void qs_qattn7_body(
     const float* __restrict__ q, int qRowStride, const uint8_t* __restrict__ kUpper,
     const uint8_t* __restrict__ vUpper, const float2* __restrict__ kParams, const float2* __restrict__ vParams,
@@ -716,22 +741,33 @@ __device__ __forceinline__ void qs_qattn7_body(
     constexpr int VW = HD / 64;             // value code words per position and thread
     constexpr int UNIT = 16 * TM;
     constexpr int SMP = HD + 4;
+    // smQ row: HD floats in 4 blocks of HD/4 (thread j's channels), each block followed by 4 floats of skew, and a
+    // row length = 16 mod 32: the float4 reads of row g, block j (key-group B fragments) hit 8 distinct 4-bank groups
+    // per quarter warp (they were 32-way conflicted with rows of HD floats)
+    constexpr int QB = HD / 4 + 4, SMQ = 4 * QB;
+    static_assert(SMQ % 32 == 16, "smQ skew");
     constexpr int KPF = HD / 64;
     constexpr bool KPRE = PF || S > 0;      // next key group's params prefetched into registers
+    constexpr bool SPLIT = (MODE & 1) != 0, KASYNC = (MODE & 2) != 0, VASYNC = (MODE & 4) != 0, FTZ = (MODE & 8) != 0;
+    static_assert(MODE == 0 || (S == 0 && !PF), "modes");
+    static_assert(!(KASYNC && VASYNC), "one way for the key params");
     constexpr int RB = HD / 2;              // bytes of a position's codes (one plane)
     constexpr int KSTR = RB, VSTR = RB + 16; // smem row strides (values padded: conflict-free 8/4-byte reads)
     constexpr int STAGE = UNIT * (KSTR + VSTR + 8);
-    constexpr int PIPE = S > 0 ? WARPS * S * STAGE : 0;
+    constexpr int VSTAGE = UNIT * (VSTR + 8);  // VASYNC: a unit's value codes and value params
+    constexpr int PIPE = S > 0 ? WARPS * S * STAGE : VASYNC ? WARPS * 2 * VSTAGE : 0;
     constexpr int ACCB = WARPS * COLS * SMP * 4;
     static_assert(GROUP % HPB == 0 && 8 % HPB == 0 && (HD == 64 || HD == 128), "shape");
     static_assert(S == 0 || !PF, "the pipeline replaces register prefetch");
 
-    __shared__ __align__(16) float smQ[COLS][HD];
+    __shared__ __align__(16) float smQ[COLS][SMQ];
     __shared__ float smMax[WARPS][COLS];
     __shared__ float smSum[WARPS][COLS];
     __shared__ __align__(16) uint8_t smRaw[PIPE > ACCB ? PIPE : ACCB];  // the pipeline, then the merge
     auto& smAcc = *reinterpret_cast<float (*)[WARPS][COLS][SMP]>(smRaw);
-    __shared__ __align__(16) float4 smKP[KPRE ? WARPS : 1][HD / 2];
+    // one float4 of skew per thread block of HD/8 float4s: the 4 lanes j of a row read distinct banks
+    constexpr int KPB = HD / 8 + 1;
+    __shared__ __align__(16) float4 smKP[KPRE ? WARPS : KASYNC || VASYNC ? 2 * WARPS : 1][4 * KPB];
 
     const int slice = blockIdx.x % SLICES;
     const int kvHead = blockIdx.y;
@@ -745,7 +781,8 @@ __device__ __forceinline__ void qs_qattn7_body(
         const int col = idx / HD, d = idx % HD;
         const int qi = col / HPB;
         const int head = kvHead * GROUP + slice * HPB + col % HPB;
-        smQ[col][d] = qi < nq ? q[(size_t)qi * qRowStride + (size_t)head * HD + d] * scaleLog2 : 0.0f;
+        smQ[col][(d / (HD / 4)) * QB + d % (HD / 4)] =
+            qi < nq ? q[(size_t)qi * qRowStride + (size_t)head * HD + d] * scaleLog2 : 0.0f;
     }
     __syncthreads();
 
@@ -781,14 +818,17 @@ __device__ __forceinline__ void qs_qattn7_body(
                 m = fmaxf(m, __shfl_xor_sync(QS_FULL_MASK, m, 4));
                 m = fmaxf(m, __shfl_xor_sync(QS_FULL_MASK, m, 8));
                 m = fmaxf(m, __shfl_xor_sync(QS_FULL_MASK, m, 16));
-                const float corr = exp2f(runMax[nt][e] - m);
+                const float corr = qs7::ex2<FTZ>(runMax[nt][e] - m);
                 runMax[nt][e] = m;
-                runSum[nt][e] *= corr;
-                base[nt][e] *= corr;
+                // __fmul_rn: never contracted into a later add, so the code of columns e = 0 / 1 (and of the lazy
+                // branch's two paths) rounds alike: a query's bits do not depend on its column (batch invariance)
+                runSum[nt][e] = __fmul_rn(runSum[nt][e], corr);
+                base[nt][e] = __fmul_rn(base[nt][e], corr);
+                if (LAZY && !__any_sync(QS_FULL_MASK, corr != 1.0f)) continue;  // warp-uniform
 #pragma unroll
                 for (int mt = 0; mt < MT; ++mt) {
-                    acc[mt][nt][e] *= corr;
-                    acc[mt][nt][2 + e] *= corr;
+                    acc[mt][nt][e] = __fmul_rn(acc[mt][nt][e], corr);
+                    acc[mt][nt][2 + e] = __fmul_rn(acc[mt][nt][2 + e], corr);
                 }
             }
         }
@@ -807,6 +847,25 @@ __device__ __forceinline__ void qs_qattn7_body(
         struct Loads {
             uint32_t ku[TM][2][KW], vu[TM][4][VW];
             float2 vp[TM][2];
+        };
+        auto loadKeys = [&](Loads& L, int p0) {
+#pragma unroll
+            for (int mt = 0; mt < TM; ++mt)
+#pragma unroll
+                for (int r = 0; r < 2; ++r)
+                    load_words<KW, STREAM>(kUr + (size_t)(p0 + 16 * mt + g + 8 * r) * (HD / 2), L.ku[mt][r]);
+        };
+        auto loadValues = [&](Loads& L, int p0) {
+#pragma unroll
+            for (int mt = 0; mt < TM; ++mt) {
+#pragma unroll
+                for (int r = 0; r < 2; ++r) L.vp[mt][r] = __ldg(vP + p0 + 16 * mt + g + 8 * r);
+#pragma unroll
+                for (int i = 0; i < 4; ++i) {
+                    const size_t pos = p0 + 16 * mt + 2 * j + (i & 1) + 8 * (i >> 1);
+                    load_words<VW, STREAM>(vUr + pos * (HD / 2), L.vu[mt][i]);
+                }
+            }
         };
         auto loadUnit = [&](Loads& L, int p0) {
 #pragma unroll
@@ -833,6 +892,56 @@ __device__ __forceinline__ void qs_qattn7_body(
         }
         Loads cur;
         if (PF && u0 < u1) loadUnit(cur, qStart + u0 * UNIT);
+        if (SPLIT && u0 < u1) loadKeys(cur, qStart + u0 * UNIT);
+        // KASYNC: group gr's params go to smKP[2 * warp + (gr & 1)], lane: 16-byte chunks lane and lane + 32 (skewed
+        // as the KPRE copy); the first two groups now, group gr + 2 once group gr's have been read; only groups the
+        // warp's units reach (a short run must not read more params than before)
+        const int pEnd = qStart + u1 * UNIT;
+        auto kpAsync = [&](int gr) {
+            if (gr * groupSize < pEnd) {
+#pragma unroll
+                for (int i = 0; i < KPF; ++i) {
+                    const int e = i * 32 + lane;
+                    qs7::cp16(&smKP[2 * warp + (gr & 1)][(e / (HD / 8)) * KPB + e % (HD / 8)],
+                              kpAll + (size_t)gr * (HD / 2) + e);
+                }
+            }
+            qs7::cp_commit();
+        };
+        if (KASYNC && u0 < u1) {
+            const int g0 = (qStart + u0 * UNIT) / groupSize;
+            kpAsync(g0);
+            kpAsync(g0 + 1);
+        }
+        // VASYNC: unit u's stage is smRaw + (2 * warp + ((u - u0) & 1)) * VSTAGE: UNIT rows of VSTR bytes (value
+        // codes), then UNIT float2 (value params); with the key params of the unit's group when it starts one (or is
+        // the warp's first unit), into smKP[2 * warp + (group & 1)]
+        auto vStage = [&](int u) { return smRaw + (2 * warp + ((u - u0) & 1)) * VSTAGE; };
+        auto issueStage = [&](int u) {
+            const int p0 = qStart + u * UNIT;
+            uint8_t* sb = vStage(u);
+            constexpr int CPR = RB / 16, NCH = UNIT * CPR;
+            static_assert(NCH % 32 == 0, "chunks");
+#pragma unroll
+            for (int i = 0; i < NCH / 32; ++i) {
+                const int c = lane + 32 * i, row = c / CPR, col = c % CPR;
+                qs7::cp16(sb + row * VSTR + col * 16, vUpper + (rowBase + p0 + row) * RB + col * 16);
+            }
+            if (lane < UNIT / 2) qs7::cp16(sb + UNIT * VSTR + lane * 16, vP + p0 + 2 * lane);
+            if (u == u0 || p0 % groupSize == 0) {
+                const int gr = p0 / groupSize;
+#pragma unroll
+                for (int i = 0; i < KPF; ++i) {
+                    const int e = i * 32 + lane;
+                    qs7::cp16(&smKP[2 * warp + (gr & 1)][(e / (HD / 8)) * KPB + e % (HD / 8)],
+                              kpAll + (size_t)gr * (HD / 2) + e);
+                }
+            }
+        };
+        if (VASYNC && u0 < u1) {
+            issueStage(u0);
+            qs7::cp_commit();
+        }
         // pipeline (S > 0): unit u of the warp goes to stage (u - u0) % S
         uint8_t* const myStages = smRaw + (S > 0 ? warp * S * STAGE : 0);
         auto issue = [&](int u, int st) {
@@ -883,6 +992,15 @@ __device__ __forceinline__ void qs_qattn7_body(
                 __syncwarp();  // every lane has its registers: the stage may be refilled
             } else if constexpr (PF) {
                 if (u + 1 < u1) loadUnit(nxt, p0 + UNIT);
+            } else if constexpr (VASYNC) {
+                __syncwarp();  // every lane is done with unit u - 1's stage: it takes unit u + 1
+                if (u + 1 < u1) issueStage(u + 1);
+                qs7::cp_commit();
+                qs7::cp_wait<1>();  // unit u's stage (and its group's key params) landed
+                __syncwarp();
+                if constexpr (!SPLIT) loadKeys(cur, p0);
+            } else if constexpr (SPLIT) {
+                loadValues(cur, p0);  // the keys came one unit ahead
             } else {
                 loadUnit(cur, p0);
             }
@@ -893,17 +1011,26 @@ __device__ __forceinline__ void qs_qattn7_body(
             if (grp != curGroup) {
                 curGroup = grp;
                 const float4* kp;
-                if constexpr (KPRE) {
+                if constexpr (VASYNC) {
+                    kp = &smKP[2 * warp + (grp & 1)][j * KPB];
+                } else if constexpr (KASYNC) {
+                    qs7::cp_wait<1>();  // this group's copy (the most recent one is the next group's)
+                    __syncwarp();
+                    kp = &smKP[2 * warp + (grp & 1)][j * KPB];
+                } else if constexpr (KPRE) {
                     __syncwarp();
 #pragma unroll
-                    for (int i = 0; i < KPF; ++i) smKP[warp][i * 32 + lane] = kpre[i];
+                    for (int i = 0; i < KPF; ++i) {
+                        const int e = i * 32 + lane;
+                        smKP[warp][(e / (HD / 8)) * KPB + e % (HD / 8)] = kpre[i];
+                    }
                     __syncwarp();
                     if (grp + 1 < maxGroups) {
 #pragma unroll
                         for (int i = 0; i < KPF; ++i)
                             kpre[i] = __ldg(kpAll + (size_t)(grp + 1) * (HD / 2) + i * 32 + lane);
                     }
-                    kp = &smKP[warp][j * (HD / 8)];
+                    kp = &smKP[warp][j * KPB];
                 } else {
                     kp = kpAll + (size_t)grp * (HD / 2) + j * (HD / 8);
                 }
@@ -915,7 +1042,8 @@ __device__ __forceinline__ void qs_qattn7_body(
                     float sc[8], off[8];
 #pragma unroll
                     for (int i = 0; i < 4; ++i) {
-                        const float4 p = KPRE ? kp[4 * w + i] : __ldg(kp + 4 * w + i);  // channels 8w+2i, 8w+2i+1
+                        // channels 8w+2i, 8w+2i+1
+                        const float4 p = KPRE || KASYNC || VASYNC ? kp[4 * w + i] : __ldg(kp + 4 * w + i);
                         sc[2 * i] = p.x * 0.0625f;
                         off[2 * i] = fmaf(7.5f, p.x, p.y);
                         sc[2 * i + 1] = p.z * 0.0625f;
@@ -923,7 +1051,7 @@ __device__ __forceinline__ void qs_qattn7_body(
                     }
 #pragma unroll
                     for (int nt = 0; nt < NT; ++nt) {
-                        const float* qr = &smQ[nt * 8 + g][j * (HD / 4) + 8 * w];
+                        const float* qr = &smQ[nt * 8 + g][j * QB + 8 * w];
                         const float4 qa = *reinterpret_cast<const float4*>(qr);
                         const float4 qb = *reinterpret_cast<const float4*>(qr + 4);
                         const float x[8] = {qa.x, qa.y, qa.z, qa.w, qb.x, qb.y, qb.z, qb.w};
@@ -956,6 +1084,10 @@ __device__ __forceinline__ void qs_qattn7_body(
                     bias[nt][0] = __shfl_sync(QS_FULL_MASK, b, 8 * j);
                     bias[nt][1] = __shfl_sync(QS_FULL_MASK, b, 8 * j + 4);
                 }
+                if constexpr (KASYNC) {
+                    __syncwarp();  // every lane has read this group's buffer: it takes group grp + 2
+                    kpAsync(grp + 2);
+                }
             }
             // ---- scores
             float s[TM][NT][4];
@@ -980,7 +1112,25 @@ __device__ __forceinline__ void qs_qattn7_body(
                     }
                 }
             }
+            if constexpr (SPLIT) {
+                // ku is dead: the next unit's keys fly during this unit's value phase
+                if (u + 1 < u1) loadKeys(cur, p0 + UNIT);
+            }
             rescale(s);
+            if constexpr (VASYNC) {  // this unit's values from its stage (row strides as the S pipeline: conflict-free)
+                const uint8_t* sb = vStage(u);
+#pragma unroll
+                for (int mt = 0; mt < TM; ++mt) {
+#pragma unroll
+                    for (int r = 0; r < 2; ++r)
+                        cur.vp[mt][r] = *reinterpret_cast<const float2*>(sb + UNIT * VSTR + (16 * mt + g + 8 * r) * 8);
+#pragma unroll
+                    for (int i = 0; i < 4; ++i) {
+                        const int row = 16 * mt + 2 * j + (i & 1) + 8 * (i >> 1);
+                        qs7::lds_words<VW>(sb + row * VSTR + g * (HD / 16), cur.vu[mt][i]);
+                    }
+                }
+            }
             // ---- probabilities (value scale folded in) and O^T += V^T P^T
 #pragma unroll
             for (int mt = 0; mt < TM; ++mt) {
@@ -994,7 +1144,7 @@ __device__ __forceinline__ void qs_qattn7_body(
                         float p[2], pp[2];
 #pragma unroll
                         for (int e = 0; e < 2; ++e) {
-                            p[e] = exp2f(s[mt][nt][2 * r + e] - runMax[nt][e]);
+                            p[e] = qs7::ex2<FTZ>(s[mt][nt][2 * r + e] - runMax[nt][e]);
                             runSum[nt][e] += p[e];
                             pp[e] = p[e] * vs;
                         }
@@ -1027,11 +1177,12 @@ __device__ __forceinline__ void qs_qattn7_body(
             }
             if constexpr (PF) cur = nxt;
         }
+        if constexpr (KASYNC || VASYNC) qs7::cp_wait<0>();  // no copy into shared memory outlives the loop
     } else if (u0 < u1) {
         // ---- the fp16 buffer (as version 6): natural channel order, query weights = q * scaleLog2
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt) {
-            const float* qr = &smQ[nt * 8 + g][j * (HD / 4)];
+            const float* qr = &smQ[nt * 8 + g][j * QB];
 #pragma unroll
             for (int s = 0; s < KS; ++s) {
                 bq[nt][s][0] = pack_half2(qr[4 * s], qr[4 * s + 1]);
@@ -1079,7 +1230,7 @@ __device__ __forceinline__ void qs_qattn7_body(
                     float p[2];
 #pragma unroll
                     for (int e = 0; e < 2; ++e) {
-                        p[e] = exp2f(s[0][nt][2 * r + e] - runMax[nt][e]);
+                        p[e] = qs7::ex2<FTZ>(s[0][nt][2 * r + e] - runMax[nt][e]);
                         runSum[nt][e] += p[e];
                     }
                     bp[nt][r] = movtrans(pack_half2(p[0], p[1]));
@@ -1098,7 +1249,7 @@ __device__ __forceinline__ void qs_qattn7_body(
     }
 
     // ---- merge the 4 warps (the value offsets join the accumulators) and write the partials
-    if constexpr (S > 0) __syncthreads();  // smAcc aliases the warps' pipeline stages
+    if constexpr (S > 0 || VASYNC) __syncthreads();  // smAcc aliases the warps' pipeline stages
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) {
 #pragma unroll
@@ -1158,7 +1309,7 @@ __device__ __forceinline__ void qs_qattn7_body(
 //     ((maxChunks + 1) * G/HPB, nKvHeads); chunk c < maxChunks is the c-th chunk of the host split of header[1]
 //     (neutral partial when empty), chunk maxChunks the buffer. Partials [nq * nHeads][maxChunks + 1][HD], merged by
 //     qs_attn_combine(..., numChunks = maxChunks + 1, headDim, nullptr, 0) over nq * nHeads rows.
-#define QS_QATTN7_DEF(HD, G, HPB, TM, PF, S, MINB, HNAME, GNAME)                                                                \
+#define QS_QATTN7_DEF(HD, G, HPB, TM, PF, S, MINB, HNAME, GNAME, MODE, LAZY)                                                                \
     extern "C" __global__ void __launch_bounds__(qs6::THREADS, MINB) HNAME(\
         const float* __restrict__ q, const uint8_t* __restrict__ kUpper, const uint8_t* __restrict__ kLower,   \
         const uint8_t* __restrict__ vUpper, const uint8_t* __restrict__ vLower,                               \
@@ -1178,7 +1329,7 @@ __device__ __forceinline__ void qs_qattn7_body(
             bufRow0 = bufLen - queries - firstQuery;                                                          \
         }                                                                                                     \
         const int qs = min(chunk * chunkLen, quantized);                                                      \
-        qs_qattn7_body<HD, G, HPB, TM, PF, S>(q, qRowStride, kUpper, vUpper, kParams, vParams, bufK, bufV,       \
+        qs_qattn7_body<HD, G, HPB, TM, PF, S, MODE, LAZY>(q, qRowStride, kUpper, vUpper, kParams, vParams, bufK, bufV,       \
                                            partialAcc, partialMax, partialSum, chunk == numChunks - 1, qs,    \
                                            min(qs + chunkLen, quantized), chunk, numChunks, bufRow0,          \
                                            firstQuery, queries, capacity, maxGroups, bufCapacity, groupSize,  \
@@ -1196,22 +1347,31 @@ __device__ __forceinline__ void qs_qattn7_body(
         const int quantized = header[1];                                                                      \
         const int chunkLen = qs6_chunk_len(quantized, maxChunks, groupSize);                                  \
         const int qs = min(chunk * chunkLen, quantized);                                                      \
-        qs_qattn7_body<HD, G, HPB, TM, PF, S>(q, qRowStride, kUpper, vUpper, kParams, vParams, bufK, bufV,       \
+        qs_qattn7_body<HD, G, HPB, TM, PF, S, MODE, LAZY>(q, qRowStride, kUpper, vUpper, kParams, vParams, bufK, bufV,       \
                                            partialAcc, partialMax, partialSum, chunk == maxChunks, qs,        \
                                            min(qs + chunkLen, quantized), chunk, maxChunks + 1, header[2],    \
                                            firstQuery, nq, capacity, maxGroups, bufCapacity, groupSize,       \
                                            scaleLog2);                                                        \
     }
+// Round 2: the f0 entries (the engine's names) run qs7::DEFAULT_MODE with lazy rescaling (f1: the register prefetch of
+// round 1, lazy rescaling too).
 #define QS_QATTN7_ENTRIES(HD, G, HPB, TM, PF, MINB)                                                                \
     QS_QATTN7_DEF(HD, G, HPB, TM, PF, 0, MINB, qs_qattn7_b4_h##HD##_g##G##_p##HPB##_q1_t##TM##_f##PF##_b##MINB,    \
-                  qs_qattn7g_b4_h##HD##_g##G##_p##HPB##_t##TM##_f##PF##_b##MINB)
+                  qs_qattn7g_b4_h##HD##_g##G##_p##HPB##_t##TM##_f##PF##_b##MINB, (PF) ? 0 : qs7::DEFAULT_MODE, true)
+// explicit MODE M (bits: 1 split-phase key loads, 2 key params by cp.async, 4 values + params by cp.async, 8 flushed
+// exponentials) and lazy rescaling Z (0/1), PF = 0:
+// qs_qattn7_b4_h{HD}_g{G}_p{HPB}_q1_t{TM}_m{M}z{Z}_b{MINB} / qs_qattn7g_b4_h.._t{TM}_m{M}z{Z}_b{MINB}
+#define QS_QATTN7M_ENTRIES(HD, G, HPB, TM, M, Z, MINB)                                                             \
+    QS_QATTN7_DEF(HD, G, HPB, TM, 0, 0, MINB, qs_qattn7_b4_h##HD##_g##G##_p##HPB##_q1_t##TM##_m##M##z##Z##_b##MINB, \
+                  qs_qattn7g_b4_h##HD##_g##G##_p##HPB##_t##TM##_m##M##z##Z##_b##MINB, M, Z)
 // the cp.async pipeline variants: qs_qattn7_b4_h{HD}_g{G}_p{HPB}_q1_t{TM}_s{S}_b{MINB} / qs_qattn7g_b4_h.._t{TM}_s{S}_b{MINB}
 #define QS_QATTN7S_ENTRIES(HD, G, HPB, TM, S, MINB)                                                                \
     QS_QATTN7_DEF(HD, G, HPB, TM, 0, S, MINB, qs_qattn7_b4_h##HD##_g##G##_p##HPB##_q1_t##TM##_s##S##_b##MINB,      \
-                  qs_qattn7g_b4_h##HD##_g##G##_p##HPB##_t##TM##_s##S##_b##MINB)
+                  qs_qattn7g_b4_h##HD##_g##G##_p##HPB##_t##TM##_s##S##_b##MINB, 0, false)
 
-// Defaults (measured: bench-results/h200-2026-11-29-mma-draft.md). The other variants that were timed (t1, t4, f1,
-// 3 blocks/SM, the cp.async pipeline _s{S}) are instantiated by mma-harness/mma7_harness.cu only.
+// Defaults (measured: bench-results/h200-2026-11-29-mma-draft.md, round 2: h200-2026-11-29-mma-draft-round2.md). The
+// other variants that were timed (t1, t4, f1, 3 blocks/SM, the cp.async pipeline _s{S}, the modes _m{M}z{Z}) are
+// instantiated by mma-harness/mma7_harness.cu only.
 QS_QATTN7_ENTRIES(128, 1, 1, 2, 0, 4)
 QS_QATTN7_ENTRIES(128, 4, 4, 2, 0, 4)
 QS_QATTN7_ENTRIES(128, 2, 2, 2, 0, 4)
