@@ -405,7 +405,7 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
         if (bufLen < view.queries || bufLen > l.bufferCapacity()) {
             throw new IllegalArgumentException("the buffer must hold the " + view.queries + " query rows and fit: " + shapes);
         }
-        long rows = (long) maxQueriesAtHeader() * nHeads;
+        long rows = (long) view.queries * nHeads;
         CudaKernels.require(q, rows * l.headDim() * 4, shapes);
         CudaKernels.require(out, rows * l.headDim() * 4, shapes);
         Split split = split(quantized);
