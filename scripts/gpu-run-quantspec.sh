@@ -8,7 +8,8 @@
 #   quantspec-gamma-sweep.json  with --gamma-sweep: greedy rounds of γ 2..8 at 7B shapes
 #   quantspec-profile.txt with --profile: GPU time of every kernel of the AR step, draft step and verification
 #   anchors2.json         with --peer: the PyTorch peer (peer_pytorch_decode.py) run in the same call
-# Usage (repository root): OUT=/some/dir scripts/gpu-run-quantspec.sh [--skip-tests] [--skip-7b] [--skip-models] [--peer] [--gamma-sweep] [--profile]
+#   decode.json           with --decode: CudaDecodeBenchmark (autoregressive steps at 7B shapes, fraction of 4262 GB/s)
+# Usage (repository root): OUT=/some/dir scripts/gpu-run-quantspec.sh [--skip-tests] [--skip-7b] [--skip-models] [--peer] [--decode] [--gamma-sweep] [--profile]
 #   [--models "qs-tiny qs-small"] (model folders under models/ or .qsmall/)
 #   TEST_SELECT="--select-class dev.quantspec.cuda.X ..." narrows the tests (default: the whole package)
 #   QS_JOPTS="-D..." adds JVM options (e.g. -Dquantspec.cuda.programmaticLaunch=false)
@@ -50,6 +51,13 @@ if [[ "$args" == *" --profile "* ]]; then
         --profile "$OUT/quantspec-profile.txt" > "$OUT/profile.log" 2>&1
     echo "profile exit code $?"
     grep "^## " "$OUT/quantspec-profile.txt"
+fi
+
+if [[ "$args" == *" --decode "* ]]; then
+    timeout "${DECODE_TIMEOUT:-200}" "$java" "${jopts[@]}" -cp "$cp" dev.quantspec.cuda.CudaDecodeBenchmark \
+        "$OUT/decode.json" "$root/models/qs-tiny" > "$OUT/decode.log" 2>&1
+    echo "decode exit code $?"
+    grep -E "fraction|tokens" "$OUT/decode.log" | tail -10
 fi
 
 if [[ "$args" != *" --skip-7b "* ]]; then
