@@ -13,6 +13,9 @@
 #   [--models "qs-tiny qs-small"] (model folders under models/ or .qsmall/)
 #   TEST_SELECT="--select-class dev.quantspec.cuda.X ..." narrows the tests (default: the whole package)
 #   QS_JOPTS="-D..." adds JVM options (e.g. -Dquantspec.cuda.programmaticLaunch=false)
+#   Everything written is also packed into $OUT/results.tar.xz; only KEEP_LOOSE files stay loose beside it
+#   (the device tool returns at most 8 files). Send the script's own output elsewhere than $OUT (the device tool
+#   returns the output's tail anyway): a log in $OUT that is still open would be archived half-written.
 set -uo pipefail
 args=" $* "
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -99,4 +102,14 @@ if [[ "$args" == *" --peer "* && -f "$bundle/bench/peer_pytorch_decode.py" ]]; t
         > "$OUT/peer-decode.log" 2>&1; echo "peer exit $?"; grep -E "^[a-zA-Z_0-9.-]+ [0-9]+ [{]" "$OUT/peer-decode.log" | tail -14)
 fi
 
+# The device tool brings back at most 8 files from $OUT: pack everything into one archive and leave loose only
+# the few files a reader opens first (KEEP_LOOSE), so a call with many options loses nothing.
+(cd "$OUT" && find . -maxdepth 2 -type f ! -name results.tar.xz | sort > /tmp/qs-results.list \
+    && tar -cJf results.tar.xz -T /tmp/qs-results.list \
+    && for f in $(cat /tmp/qs-results.list); do
+           case " ${KEEP_LOOSE:-gpu.csv tests.log quantspec-bench.json decode.json quantspec-profile.txt anchors2.json} " in
+               *" ${f#./} "*) ;;
+               *) rm -f "$f" ;;
+           esac
+       done)
 ls -la "$OUT"
