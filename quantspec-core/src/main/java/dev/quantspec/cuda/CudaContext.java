@@ -185,10 +185,11 @@ public final class CudaContext implements AutoCloseable {
 
     /**
      * Runs {@code work} eagerly with every launch timed by an event pair (benchmarks: {@link LaunchProfile}).
-     * A spin kernel of {@code spinMillis} goes first so that the launches queue up behind it and run
-     * back to back, as in a graph, rather than at the host's pace; it must outlast the host's enqueueing.
+     * A spin kernel of {@link LaunchProfile#SPIN_MILLIS} goes first so that the launches queue up behind it
+     * and run back to back, as in a graph, rather than at the host's pace.
      */
-    public LaunchProfile profileLaunches(Runnable work, int spinMillis) {
+    public LaunchProfile profileLaunches(Runnable work) {
+        int spinMillis = LaunchProfile.SPIN_MILLIS;
         ensureOpen();
         if (recorder != null) throw new IllegalStateException("profileLaunches does not nest");
         synchronize();

@@ -33,8 +33,6 @@ public final class CudaQuantSpecModel implements AutoCloseable {
     private static final int HEADER = 4;
     /** Most drafts per round: a round's kernels serve up to 32 rows with one warp. */
     public static final int MAX_GAMMA = 31;
-    /** Covers the host's enqueueing of a whole pass with an event pair per launch (LaunchProfile). */
-    private static final int PROFILE_SPIN_MS = 100;
 
     private final CudaContext context;
     private final CudaKernels kernels;
@@ -523,13 +521,13 @@ public final class CudaQuantSpecModel implements AutoCloseable {
     public LaunchProfile profileDraftStep() {
         draftToken[0] = 0;
         writeHeader(length, draftToken, 1);
-        return context.profileLaunches(() -> launchPass(true, 1), PROFILE_SPIN_MS);
+        return context.profileLaunches(() -> launchPass(true, 1));
     }
 
     /** GPU time of each kernel of one verification pass of {@code n} rows. */
     public LaunchProfile profileVerify(int n) {
         writeHeader(length, new int[n], n);
-        return context.profileLaunches(() -> launchPass(false, n), PROFILE_SPIN_MS);
+        return context.profileLaunches(() -> launchPass(false, n));
     }
 
     /** Device bytes of the hierarchical cache (planes, params, buffers; all layers). */

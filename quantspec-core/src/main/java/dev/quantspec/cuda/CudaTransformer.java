@@ -248,6 +248,17 @@ public final class CudaTransformer implements AutoCloseable {
 
     /** Queues one step; the upload of {token, position} waits for the previous step to finish with them. */
     private void enqueue(int tokenId, int pos) {
+        uploadStepInput(tokenId, pos);
+        if (useGraph) {
+            if (stepGraph == null) stepGraph = context.captureGraph(this::launchStep);
+            stepGraph.launch();
+        } else {
+            launchStep();
+        }
+    }
+
+    /** The step's token and position, checked, into the device memory its kernels read them from. */
+    private void uploadStepInput(int tokenId, int pos) {
         if (pos < 0 || pos >= maxSeq) {
             throw new IllegalArgumentException("position " + pos + " is outside the cache of " + maxSeq + " positions");
         }
@@ -257,12 +268,6 @@ public final class CudaTransformer implements AutoCloseable {
         stepHost[0] = tokenId;
         stepHost[1] = pos;
         stepInput.upload(stepHost);
-        if (useGraph) {
-            if (stepGraph == null) stepGraph = context.captureGraph(this::launchStep);
-            stepGraph.launch();
-        } else {
-            launchStep();
-        }
     }
 
     /** Every kernel of one step; token and position are read from device memory (graph-safe). */
@@ -315,16 +320,8 @@ public final class CudaTransformer implements AutoCloseable {
 
     /** GPU time of each kernel of the step at {@code pos}, launched eagerly back to back ({@link LaunchProfile}). */
     public LaunchProfile profileStep(int pos) {
-        boolean wasGraph = useGraph;
-        useGraph = false;
-        try {
-            stepHost[0] = 0;
-            stepHost[1] = pos;
-            stepInput.upload(stepHost);
-            return context.profileLaunches(this::launchStep, 100);
-        } finally {
-            useGraph = wasGraph;
-        }
+        uploadStepInput(0, pos);
+        return context.profileLaunches(this::launchStep);
     }
 
     /** The logits of the last {@link #step} (fp32 [vocab]). */

@@ -13,6 +13,9 @@ import java.util.Map;
  * kernels against the same work's graph replay shows what the gaps between kernels cost.
  */
 public final class LaunchProfile {
+    /** The spin that goes first: it outlasts the host's enqueueing of a whole 7B pass with two events per launch. */
+    static final int SPIN_MILLIS = 100;
+
     /** One launch: the kernel, its grid, and its GPU milliseconds. */
     public record Launch(String kernel, String grid, double millis) {}
 
