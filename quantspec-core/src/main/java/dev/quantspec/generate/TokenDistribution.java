@@ -9,12 +9,12 @@ import java.util.Arrays;
  */
 public final class TokenDistribution {
     private final int vocab;
-    private final Integer[] order; // [vocab] scratch for sorting ids by probability (only when a cut is needed)
+    private final TopTokens top;   // ranks the likeliest ids (only when a cut is needed)
     private final float[] scratch; // [vocab] for writes at an offset
 
     public TokenDistribution(int vocab) {
         this.vocab = vocab;
-        this.order = new Integer[vocab];
+        this.top = new TopTokens(vocab);
         this.scratch = new float[vocab];
     }
 
@@ -66,20 +66,16 @@ public final class TokenDistribution {
         if (!cutK && !cutP) {
             return;
         }
-        for (int i = 0; i < vocab; i++) {
-            order[i] = i;
-        }
-        Arrays.sort(order, (a, b) -> {
-            int c = Float.compare(probs[b], probs[a]);
-            return c != 0 ? c : Integer.compare(a, b);
-        });
-        int keep = cutK ? p.topK() : vocab;
+        // The ids in order of probability (ties: lower id first) up to the first that completes top-k or
+        // reaches top-p's mass; only that prefix is ranked (sorting the whole vocabulary cost milliseconds).
+        int ranked = top.rank(probs, cutK ? p.topK() : vocab, cutP ? p.topP() : Double.POSITIVE_INFINITY);
+        int keep = cutK ? Math.min(p.topK(), ranked) : ranked;
         if (cutP) {
             // Smallest prefix whose mass reaches topP; the token that crosses it is kept.
             double mass = 0;
             int k = 0;
             while (k < keep) {
-                mass += probs[order[k]];
+                mass += probs[top.id(k)];
                 k++;
                 if (mass >= p.topP()) {
                     break;
@@ -88,13 +84,10 @@ public final class TokenDistribution {
             keep = k;
         }
         double kept = 0;
-        for (int r = 0; r < vocab; r++) {
-            if (r < keep) {
-                kept += probs[order[r]];
-            } else {
-                probs[order[r]] = 0f;
-            }
+        for (int r = 0; r < keep; r++) {
+            kept += probs[top.id(r)];
         }
+        top.zeroAllBut(probs, keep);
         normalize(probs, kept);
     }
 
