@@ -6,7 +6,6 @@ import dev.quantspec.generate.DecodeStats;
 import dev.quantspec.generate.DecoderKind;
 import dev.quantspec.generate.GenerationRequest;
 import dev.quantspec.generate.KvCacheKind;
-import dev.quantspec.generate.SamplingParams;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -81,6 +80,9 @@ final class BenchCommand implements Callable<Integer> {
     Path recordFile;
 
     @Mixin
+    SamplingFlags sampling;
+
+    @Mixin
     EngineFlags engineFlags;
 
     @Override
@@ -92,6 +94,7 @@ final class BenchCommand implements Callable<Integer> {
         if (gamma != null) {
             OptionChecks.requireGamma(spec, gamma);
         }
+        sampling.validate();
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         var options = engineFlags.toOptions();
@@ -102,7 +105,7 @@ final class BenchCommand implements Callable<Integer> {
             modelName = engine.modelDir().toAbsolutePath().normalize().getFileName().toString();
             int[] prompt = BenchPrompt.ofLength(engine.tokenizer(), BenchPrompt.text(textFile), promptTokens);
             for (DecoderKind decoder : decoders.stream().distinct().toList()) {
-                GenerationRequest request = new GenerationRequest(prompt, newTokens, SamplingParams.GREEDY, List.of(), true,
+                GenerationRequest request = new GenerationRequest(prompt, newTokens, sampling.params(), List.of(), true,
                         decoder, decoder == DecoderKind.QUANTSPEC ? KvCacheKind.HIERARCHICAL : kvCache, gamma != null ? gamma : 0);
                 List<DecodeStats> runs = new ArrayList<>();
                 for (int i = 0; i < warmup + repeat; i++) {
@@ -131,8 +134,9 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static String label(DecoderKind decoder, DecodeStats s, int gamma) {
-        return decoder == DecoderKind.QUANTSPEC ? s.decoder() + " (gamma " + gamma + ")" : s.decoder();
+    private String label(DecoderKind decoder, DecodeStats s, int gamma) {
+        String name = decoder == DecoderKind.QUANTSPEC ? s.decoder() + " (gamma " + gamma + ")" : s.decoder();
+        return sampling.temperature == 0f ? name : name + ", " + sampling.describe();
     }
 
     /** Accepted / drafted over all measured runs, or "-" for the autoregressive decoder. */

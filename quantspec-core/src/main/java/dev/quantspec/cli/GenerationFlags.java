@@ -3,10 +3,10 @@ package dev.quantspec.cli;
 import dev.quantspec.generate.DecoderKind;
 import dev.quantspec.generate.GenerationRequest;
 import dev.quantspec.generate.KvCacheKind;
-import dev.quantspec.generate.SamplingParams;
 import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -19,20 +19,8 @@ final class GenerationFlags {
             description = "most tokens to generate (default: ${DEFAULT-VALUE})")
     int maxNewTokens;
 
-    @Option(names = "--temperature", paramLabel = "T", defaultValue = "0",
-            description = "sampling temperature; 0 = greedy (default: ${DEFAULT-VALUE})")
-    float temperature;
-
-    @Option(names = "--top-k", paramLabel = "K", defaultValue = "0",
-            description = "sample from the K most likely tokens; 0 = no cut (default: ${DEFAULT-VALUE})")
-    int topK;
-
-    @Option(names = "--top-p", paramLabel = "P", defaultValue = "1",
-            description = "nucleus sampling mass in (0, 1]; 1 = no cut (default: ${DEFAULT-VALUE})")
-    float topP;
-
-    @Option(names = "--seed", paramLabel = "S", description = "sampling seed (default: a random one)")
-    Long seed;
+    @Mixin
+    SamplingFlags sampling;
 
     @Option(names = "--stop", paramLabel = "STR", description = "stop before this string (repeatable)")
     List<String> stop = new ArrayList<>();
@@ -56,10 +44,7 @@ final class GenerationFlags {
     /** Checks every value, so a bad one fails before the model is loaded. */
     void validate() {
         OptionChecks.requirePositive(spec, maxNewTokens, "--max-new-tokens");
-        OptionChecks.require(spec, temperature >= 0f && Float.isFinite(temperature),
-                "--temperature must be a finite number >= 0 (0 = greedy), got " + temperature);
-        OptionChecks.require(spec, topK >= 0, "--top-k must be >= 0 (0 = no cut), got " + topK);
-        OptionChecks.require(spec, topP > 0f && topP <= 1f, "--top-p must be in (0, 1], got " + topP);
+        sampling.validate();
         if (gamma != null) {
             OptionChecks.requireGamma(spec, gamma);
         }
@@ -70,14 +55,9 @@ final class GenerationFlags {
         }
     }
 
-    SamplingParams sampling() {
-        long s = seed != null ? seed : System.nanoTime();
-        return new SamplingParams(temperature, topK, topP, s);
-    }
-
     /** A request for {@code promptIds} with these flags and a budget of {@code maxNew} tokens. */
     GenerationRequest request(int[] promptIds, int maxNew) {
-        return new GenerationRequest(promptIds, maxNew, sampling(), stop, ignoreEos, decoder,
+        return new GenerationRequest(promptIds, maxNew, sampling.params(), stop, ignoreEos, decoder,
                 kvCache != null ? kvCache : (decoder == DecoderKind.QUANTSPEC ? KvCacheKind.HIERARCHICAL : KvCacheKind.FULL),
                 gamma != null ? gamma : 0);
     }

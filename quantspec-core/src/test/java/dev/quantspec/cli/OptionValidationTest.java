@@ -26,6 +26,7 @@ class OptionValidationTest {
             "generate --max-new-tokens lots           | Invalid value for option '--max-new-tokens'",
             "bench --repeat 0                         | --repeat must be >= 1",
             "bench --gamma 65                         | --gamma must be between 1 and 64",
+            "bench --temperature 0.7 --top-p 1.5      | --top-p must be in (0, 1]",
             "eval --docs d.jsonl --gamma 2,-4         | --gamma must be between 1 and 64",
     })
     void should_reject_an_invalid_value_with_a_message_naming_the_option(String args, String message) {
