@@ -4,12 +4,13 @@
 #   tests.log             JUnit console output of the dev.quantspec.cuda package (GPU and CPU tests)
 #   quantspec-bench.json  CudaQuantSpecBenchmark: draft / verify / autoregressive ms at 7B shapes, memory, speedup
 #   bench-<model>.md      the CLI `bench` on real models: autoregressive vs QuantSpec on the GPU, tokens/s, acceptance
+#                         (--sampled: also T 0.7, top-p 0.9, rounds sampled on the device and on the host)
 #   hf-<model>.json       the Hugging Face generate() peer on the same model and prompt text
 #   quantspec-gamma-sweep.json  with --gamma-sweep: greedy rounds of γ 2..8 at 7B shapes
 #   quantspec-profile.txt with --profile: GPU time of every kernel of the AR step, draft step and verification
 #   anchors2.json         with --peer: the PyTorch peer (peer_pytorch_decode.py) run in the same call
 #   decode.json           with --decode: CudaDecodeBenchmark (autoregressive steps at 7B shapes, fraction of 4262 GB/s)
-# Usage (repository root): OUT=/some/dir scripts/gpu-run-quantspec.sh [--skip-tests] [--skip-7b] [--skip-models] [--peer] [--decode] [--gamma-sweep] [--profile]
+# Usage (repository root): OUT=/some/dir scripts/gpu-run-quantspec.sh [--skip-tests] [--skip-7b] [--skip-models] [--peer] [--decode] [--gamma-sweep] [--profile] [--sampled]
 #   [--models "qs-tiny qs-small"] (model folders under models/ or .qsmall/)
 #   TEST_SELECT="--select-class dev.quantspec.cuda.X ..." narrows the tests (default: the whole package)
 #   QS_JOPTS="-D..." adds JVM options (e.g. -Dquantspec.cuda.programmaticLaunch=false)
@@ -92,6 +93,17 @@ if [[ "$args" != *" --skip-models "* ]]; then
                 --backend cuda --decoder autoregressive --kv-cache hierarchical --prompt-tokens "$prompt" \
                 --new-tokens 256 --repeat 3 --warmup 1 --text "$text" --record --record-file "$OUT/bench-$model.md" 2>&1 | tail -4
         done
+        if [[ "$args" == *" --sampled "* ]]; then  # sampled decoding: rounds sampled on the device, then on the host
+            sampling=(--temperature 0.7 --top-p 0.9 --seed 1 --prompt-tokens 1000 --new-tokens 256 --repeat 3 --warmup 1)
+            timeout 200 "$java" "${jopts[@]}" -cp "$cp" dev.quantspec.cli.QuantSpecCli bench --model "$dir" \
+                --backend cuda --decoder autoregressive,quantspec "${sampling[@]}" --text "$text" --record \
+                --record-file "$OUT/bench-$model.md" 2>&1 | tail -4
+            printf '\nThe next run samples QuantSpec rounds on the host (-Dquantspec.cuda.hostSampling=true):\n' \
+                >> "$OUT/bench-$model.md"
+            timeout 200 "$java" "${jopts[@]}" -Dquantspec.cuda.hostSampling=true -cp "$cp" dev.quantspec.cli.QuantSpecCli \
+                bench --model "$dir" --backend cuda --decoder quantspec "${sampling[@]}" --text "$text" --record \
+                --record-file "$OUT/bench-$model.md" 2>&1 | tail -3
+        fi
         (PYTHONUNBUFFERED=1 timeout 200 python3 "$root/scripts/peer_hf_generate.py" "$dir" \
             "$bundle/shared/reference/heldout-docs.jsonl" $prompts 2>&1 | grep -v Warning | tail -5)
     done

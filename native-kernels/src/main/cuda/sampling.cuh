@@ -58,15 +58,20 @@ __device__ __forceinline__ double qs_sample_warp_sum(double v) {
     return v;
 }
 
-extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS)
-    qs_sample(const float* __restrict__ logits, int vocab, float invT, int topK, float topP, double u,
-              int* __restrict__ out) {
+// One row's work for one block (qs_sample, qs_sample_rows). out (when non-null): the id drawn with u, -1 when
+// the logits have no finite maximum. probs (when non-null): the kept distribution, e_i / kept mass for the kept ids
+// and 0 elsewhere (TokenDistribution.probabilities up to float rounding); not written without a finite maximum.
+__device__ __forceinline__ void qs_sample_block(const float* __restrict__ logits, int vocab, float invT, int topK,
+                                                float topP, double u, int* __restrict__ out,
+                                                float* __restrict__ probs) {
     __shared__ unsigned int hCount[SAMPLE_COPIES][256];
     __shared__ qs_u64 hMass[SAMPLE_COPIES][256];
     __shared__ qs_u64 stage[SAMPLE_WARPS][32];  // one warp's fixed-point masses, summed by bin leaders
     __shared__ float warpMax[SAMPLE_WARPS];
     __shared__ double chunkAbove[SAMPLE_WARPS];
     __shared__ unsigned int chunkTies[SAMPLE_WARPS];
+    __shared__ unsigned int chunkTieBase[SAMPLE_WARPS];
+    __shared__ double sKeptMass;
     __shared__ float sMax;
     __shared__ unsigned int sPrefix, sCountAbove, sBinCount, sThreshold, sTieBase;
     __shared__ qs_u64 sMassAbove;
@@ -88,7 +93,7 @@ extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS)
     __syncthreads();
     const float maxScaled = sMax;
     if (!(maxScaled > -INFINITY && maxScaled < INFINITY)) {  // block-uniform
-        if (tid == 0) *out = -1;
+        if (tid == 0 && out != nullptr) *out = -1;
         return;
     }
 
@@ -257,6 +262,8 @@ extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS)
         const double incl = qs_sample_warp_inclusive_scan(mass, lane);
         double excl = __shfl_up_sync(QS_FULL_MASK, incl, 1);
         if (lane == 0) excl = 0.0;
+        chunkTieBase[lane] = tieBase;
+        if (lane == 31) sKeptMass = incl;
         const double target = u * __shfl_sync(QS_FULL_MASK, incl, 31);
         // the last chunk with mass that starts at or below the target (the last with mass when
         // rounding left the target above the total)
@@ -270,6 +277,22 @@ extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS)
         }
     }
     __syncthreads();
+    if (probs != nullptr) {  // the distribution: each warp walks its chunk, tie ranks continuing from earlier chunks
+        const double kept = sKeptMass;
+        unsigned int tieRank = chunkTieBase[warp];
+        for (int base = begin; base < end; base += 32) {
+            const int i = base + lane;
+            const float e = i < end ? qs_sample_weight(logits[i], invT, maxScaled) : 0.0f;
+            const unsigned int key = __float_as_uint(e);
+            const bool isTie = i < end && ties && key == thr;
+            const unsigned int tieBits = __ballot_sync(QS_FULL_MASK, isTie);
+            const unsigned int myRank = tieRank + __popc(tieBits & ((1u << lane) - 1u));
+            const bool keep = key > thr || (isTie && myRank < tieKeep);
+            if (i < end) probs[i] = keep ? (float)((double)e / kept) : 0.0f;
+            tieRank += __popc(tieBits);
+        }
+    }
+    if (out == nullptr) return;
     const int chosenWarp = sWarp;
     if (chosenWarp < 0) {
         if (tid == 0) *out = -1;
@@ -302,5 +325,132 @@ extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS)
             tieRank += __popc(tieBits);
         }
         if (!found && lane == 0) *out = lastKept;  // rounding left the target past the chunk's last kept id
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS)
+    qs_sample(const float* __restrict__ logits, int vocab, float invT, int topK, float topP, double u,
+              int* __restrict__ out) {
+    qs_sample_block(logits, vocab, invT, topK, topP, u, out, nullptr);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Speculative sampling inside a graph (CudaQuantSpecModel.sampledRound, DeviceSpeculativeSampling): the draft
+// and target distributions stay on the device, the uniforms come from a device buffer the host fills before the
+// launch, and only the round's outcome comes back.
+// ------------------------------------------------------------------------------------------------
+
+// One row per block: probs[r] := the distribution of logits row r (qs_sample_block); with uniforms, tokens[r] :=
+// the id drawn with uniforms[r]. A row without a finite maximum draws token 0 and sets status[0] = 1: the host
+// fails the round (token 0 only keeps the next pass's embedding read in bounds).
+// grid rows, block SAMPLE_THREADS.
+extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS)
+    qs_sample_rows(const float* __restrict__ logits, int vocab, float invT, int topK, float topP,
+                   const double* __restrict__ uniforms, int* __restrict__ tokens, float* __restrict__ probs,
+                   int* __restrict__ status) {
+    __shared__ int drawn;
+    const int r = blockIdx.x;
+    const bool draw = uniforms != nullptr;
+    qs_sample_block(logits + (size_t)r * vocab, vocab, invT, topK, topP, draw ? uniforms[r] : 0.0,
+                    draw ? &drawn : nullptr, probs + (size_t)r * vocab);
+    __syncthreads();
+    if (draw && threadIdx.x == 0) {
+        const int id = drawn;
+        if (id < 0) *status = 1;
+        tokens[r] = id < 0 ? 0 : id;
+    }
+}
+
+// An id drawn in index order from the weights w(i) >= 0, i < n: the first whose cumulative weight passes u * total
+// (TokenDistribution.sample's rule on unnormalised weights), the last id with weight when rounding leaves the target
+// above the total, -1 when the total is 0. Block-wide (SAMPLE_THREADS threads); every thread gets the id.
+template <typename Weight>
+__device__ __forceinline__ int qs_block_draw(Weight weight, int n, double u) {
+    __shared__ double cMass[SAMPLE_WARPS];
+    __shared__ int sSel, sResult;
+    __shared__ double sBase, sTarget;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int chunk = ((n + SAMPLE_WARPS - 1) / SAMPLE_WARPS + 31) & ~31;
+    const int begin = min(warp * chunk, n), end = min(begin + chunk, n);
+    double s = 0.0;
+    for (int i = begin + lane; i < end; i += 32) s += (double)weight(i);
+    s = qs_sample_warp_sum(s);
+    if (lane == 0) cMass[warp] = s;
+    __syncthreads();
+    if (warp == 0) {
+        const double mass = cMass[lane];
+        const double incl = qs_sample_warp_inclusive_scan(mass, lane);
+        double excl = __shfl_up_sync(QS_FULL_MASK, incl, 1);
+        if (lane == 0) excl = 0.0;
+        const double target = u * __shfl_sync(QS_FULL_MASK, incl, 31);
+        const unsigned int cand = __ballot_sync(QS_FULL_MASK, mass > 0.0 && excl <= target);
+        const int sel = cand == 0u ? -1 : 31 - __clz(cand);
+        if (lane == 0) {
+            sSel = sel;
+            sResult = -1;
+        }
+        if (lane == sel) {
+            sBase = excl;
+            sTarget = target;
+        }
+    }
+    __syncthreads();
+    if (warp == sSel) {
+        const double target = sTarget;
+        double carry = sBase;
+        int lastKept = -1;
+        bool found = false;
+        for (int base = begin; base < end; base += 32) {
+            const int i = base + lane;
+            const float w = i < end ? weight(i) : 0.0f;
+            const double incl = qs_sample_warp_inclusive_scan((double)w, lane);
+            const unsigned int hits = __ballot_sync(QS_FULL_MASK, w > 0.0f && target < carry + incl);
+            if (hits != 0u) {
+                if (lane == __ffs(hits) - 1) sResult = i;
+                found = true;
+                break;
+            }
+            const unsigned int kept = __ballot_sync(QS_FULL_MASK, w > 0.0f);
+            if (kept != 0u) lastKept = base + 31 - __clz(kept);
+            carry += __shfl_sync(QS_FULL_MASK, incl, 31);
+        }
+        if (!found && lane == 0) sResult = lastKept;
+    }
+    __syncthreads();
+    const int result = sResult;
+    __syncthreads();  // the shared state is reused by the next call
+    return result;
+}
+
+// The acceptance rule of dev.quantspec.generate.SpeculativeSampling on the device. drafts int[g]: the drafted
+// tokens; q fp32 [g][vocab]: the draft distributions that drew them; p fp32 [g + 1][vocab]: the target's at the same
+// positions (row i scores drafts[i], row g gives the bonus); uniforms [g + 1]: the accept tests, then the final draw.
+// Accept drafts[i] while u_i * q_i(x) < p_i(x) (q_i(x) > 0); at the first rejection draw from normalize(max(0, p_i - q_i))
+// (from p_i when that has no mass), after g acceptances from p_g. outcome int[2] := accepted, the round's last token.
+// grid 1, block SAMPLE_THREADS.
+extern "C" __global__ void __launch_bounds__(SAMPLE_THREADS)
+    qs_speculative_verify(const int* __restrict__ drafts, const float* __restrict__ q, const float* __restrict__ p,
+                          int g, int vocab, const double* __restrict__ uniforms, int* __restrict__ outcome) {
+    int accepted = 0;
+    while (accepted < g) {  // block-uniform: every thread reads the same values
+        const int x = drafts[accepted];
+        const float px = p[(size_t)accepted * vocab + x];
+        const float qx = q[(size_t)accepted * vocab + x];
+        if (!(qx > 0.0f && uniforms[accepted] * (double)qx < (double)px)) break;
+        ++accepted;
+    }
+    const double u = uniforms[g];
+    const float* pRow = p + (size_t)accepted * vocab;
+    int last;
+    if (accepted < g) {
+        const float* qRow = q + (size_t)accepted * vocab;
+        last = qs_block_draw([&](int j) { const float d = pRow[j] - qRow[j]; return d > 0.0f ? d : 0.0f; }, vocab, u);
+        if (last < 0) last = qs_block_draw([&](int j) { return pRow[j]; }, vocab, u);  // p == q: no residual mass
+    } else {
+        last = qs_block_draw([&](int j) { return pRow[j]; }, vocab, u);
+    }
+    if (threadIdx.x == 0) {
+        outcome[0] = accepted;
+        outcome[1] = last < 0 ? 0 : last;
     }
 }

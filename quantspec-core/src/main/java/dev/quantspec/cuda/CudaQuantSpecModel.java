@@ -64,6 +64,7 @@ public final class CudaQuantSpecModel implements AutoCloseable {
     private CudaContext.Graph draftGraph;
     private final CudaContext.Graph[] verifyGraphs; // by rows - 1, captured on first use
     private final CudaContext.Graph[] roundGraphs;  // greedy rounds by number of drafts, captured on first use
+    private SampledRounds sampled;                  // made on the first sampled round
 
     private int length;      // positions in the cache
     private int quantized;   // positions [0, quantized) are quantized
@@ -276,7 +277,7 @@ public final class CudaQuantSpecModel implements AutoCloseable {
     public int draftStep(int token, int offset) {
         draftToken[0] = token;
         writeHeader(length + offset, draftToken, 1);
-        if (draftGraph == null) draftGraph = context.captureGraph(() -> launchPass(true, 1));
+        if (draftGraph == null) draftGraph = context.captureGraph(() -> launchPass(true, 1, true));
         draftGraph.launch();
         return nextIds.downloadInts(1)[0];
     }
@@ -289,7 +290,7 @@ public final class CudaQuantSpecModel implements AutoCloseable {
     public int[] verify(int[] tokens, int n) {
         if (n < 1 || n > maxPass) throw new IllegalArgumentException("a pass has 1.." + maxPass + " rows, not " + n);
         writeHeader(length, tokens, n);
-        if (verifyGraphs[n - 1] == null) verifyGraphs[n - 1] = context.captureGraph(() -> launchPass(false, n));
+        if (verifyGraphs[n - 1] == null) verifyGraphs[n - 1] = context.captureGraph(() -> launchPass(false, n, true));
         verifyGraphs[n - 1].launch();
         return nextIds.downloadInts(n);
     }
@@ -303,19 +304,8 @@ public final class CudaQuantSpecModel implements AutoCloseable {
      * @return {@code [drafts]} draft tokens followed by the target's {@code drafts + 1} argmax tokens
      */
     public int[] greedyRound(int input, int drafts) {
-        if (drafts < 0 || drafts + 1 > maxPass) {
-            throw new IllegalArgumentException("a round has 0.." + (maxPass - 1) + " drafts, not " + drafts);
-        }
-        if (input < 0 || input >= vocab) throw new IllegalArgumentException("token " + input + " is outside the vocabulary of " + vocab);
-        if (length + drafts + 1 > capacity) {
-            throw new IllegalArgumentException("a round of " + (drafts + 1) + " positions from " + length
-                    + " does not fit the cache of " + capacity + " positions");
-        }
-        roundHost[0] = length;
-        roundHost[1] = quantized;
-        roundHost[2] = length - quantized;
-        roundHost[HEADER] = input;
-        round.upload(roundHost);
+        checkRound(input, drafts);
+        startRound(input);
         if (roundGraphs[drafts] == null) roundGraphs[drafts] = context.captureGraph(() -> launchRound(drafts));
         roundGraphs[drafts].launch();
         int[] all = round.downloadInts(HEADER + 2 * maxPass);
@@ -329,12 +319,94 @@ public final class CudaQuantSpecModel implements AutoCloseable {
     private void launchRound(int drafts) {
         for (int i = 0; i < drafts; i++) {
             roundHeader(i, 1);
-            launchPass(true, 1);
-            copyInts(nextIds, round.view("round token " + (i + 1), (HEADER + i + 1) * 4L, 4), 1);
+            launchPass(true, 1, true);
+            copyInts(nextIds, roundToken(i + 1, 1), 1);
         }
         roundHeader(0, drafts + 1);
-        launchPass(false, drafts + 1);
-        copyInts(nextIds, round.view("round outcome", (HEADER + maxPass) * 4L, maxPass * 4L), drafts + 1);
+        launchPass(false, drafts + 1, true);
+        copyInts(nextIds, roundOutcome(), drafts + 1);
+    }
+
+    /** Round ints [HEADER + row, HEADER + row + n): the round's tokens from {@code row} (0 = the input). */
+    private DeviceBuffer roundToken(int row, int n) {
+        return round.view("round tokens " + row + ".." + (row + n - 1), (HEADER + row) * 4L, n * 4L);
+    }
+
+    private DeviceBuffer roundOutcome() {
+        return round.view("round outcome", (HEADER + maxPass) * 4L, maxPass * 4L);
+    }
+
+    /**
+     * A whole sampled round in one graph launch: {@code drafts} draft steps from {@code input}, each
+     * drawing its token on the device from the draft's distribution (kept on the device), then the
+     * target's verification pass and the acceptance rule of speculative sampling on the device
+     * ({@link DeviceSpeculativeSampling}). {@code uniforms} holds 2·drafts + 1 numbers in [0, 1): the
+     * drafts' draws, the accept tests, the final draw. The distributions are the CPU's up to float
+     * rounding, so the emitted tokens are distributed as the target's.
+     *
+     * @return {@code [drafts]} draft tokens, then the drafts accepted, then the round's last token
+     * @throws IllegalStateException when a draft's logits had no finite maximum
+     */
+    public int[] sampledRound(int input, int drafts, float temperature, int topK, float topP, double[] uniforms) {
+        checkRound(input, drafts);
+        if (uniforms.length != 2 * drafts + 1) {
+            throw new IllegalArgumentException("a sampled round of " + drafts + " drafts takes " + (2 * drafts + 1)
+                    + " uniform numbers, not " + uniforms.length);
+        }
+        for (double u : uniforms) {
+            if (!(u >= 0.0 && u < 1.0)) throw new IllegalArgumentException("uniform numbers must be in [0, 1), got " + u);
+        }
+        SampledRounds.Params params = new SampledRounds.Params(temperature, topK, topP);
+        if (sampled == null) {
+            sampled = new SampledRounds(context, maxPass, vocab);
+        }
+        CudaContext.Graph graph = sampled.graph(params, drafts, () -> launchSampledRound(drafts, params));
+        startRound(input);
+        sampled.upload(uniforms);
+        graph.launch();
+        int[] all = round.downloadInts(HEADER + 2 * maxPass);
+        sampled.checkStatus();
+        int[] out = new int[drafts + 2];
+        System.arraycopy(all, HEADER + 1, out, 0, drafts);
+        out[drafts] = all[HEADER + maxPass];
+        out[drafts + 1] = all[HEADER + maxPass + 1];
+        return out;
+    }
+
+    private void launchSampledRound(int drafts, SampledRounds.Params p) {
+        DeviceSpeculativeSampling sampling = sampled.sampling();
+        for (int i = 0; i < drafts; i++) {
+            roundHeader(i, 1);
+            launchPass(true, 1, false);
+            sampling.distributions(logits, 1, vocab, p.temperature(), p.topK(), p.topP(), sampled.draftRow(i),
+                    sampled.uniforms(i, 1), roundToken(i + 1, 1), sampled.status());
+        }
+        roundHeader(0, drafts + 1);
+        launchPass(false, drafts + 1, false);
+        sampling.distributions(logits, drafts + 1, vocab, p.temperature(), p.topK(), p.topP(),
+                sampled.targetRows(drafts + 1), null, null, sampled.status());
+        sampling.verify(roundToken(1, Math.max(1, drafts)), sampled.draftRows(), sampled.targetRows(drafts + 1), drafts,
+                vocab, sampled.uniforms(drafts, drafts + 1), roundOutcome());
+    }
+
+    private void checkRound(int input, int drafts) {
+        if (drafts < 0 || drafts + 1 > maxPass) {
+            throw new IllegalArgumentException("a round has 0.." + (maxPass - 1) + " drafts, not " + drafts);
+        }
+        if (input < 0 || input >= vocab) throw new IllegalArgumentException("token " + input + " is outside the vocabulary of " + vocab);
+        if (length + drafts + 1 > capacity) {
+            throw new IllegalArgumentException("a round of " + (drafts + 1) + " positions from " + length
+                    + " does not fit the cache of " + capacity + " positions");
+        }
+    }
+
+    /** Uploads a round's start: positions, the cache split and the input token. */
+    private void startRound(int input) {
+        roundHost[0] = length;
+        roundHost[1] = quantized;
+        roundHost[2] = length - quantized;
+        roundHost[HEADER] = input;
+        round.upload(roundHost);
     }
 
     private void roundHeader(int offset, int tokens) {
@@ -402,8 +474,11 @@ public final class CudaQuantSpecModel implements AutoCloseable {
         header.upload(headerHost);
     }
 
-    /** Every kernel of a pass of {@code n} rows; positions and tokens come from the header (graph-safe). */
-    private void launchPass(boolean draft, int n) {
+    /**
+     * Every kernel of a pass of {@code n} rows; positions and tokens come from the header (graph-safe).
+     * {@code argmax}: each row's argmax into {@code nextIds} (sampled rounds draw from the logits instead).
+     */
+    private void launchPass(boolean draft, int n, boolean argmax) {
         int heads = config.numHeads(), kvHeads = config.numKvHeads(), headDim = config.headDim();
         float eps = config.rmsNormEps();
         QuantizedDecodeAttention attention = draft && !draftReadsInt8 ? draftAttention : verifyAttention;
@@ -429,7 +504,7 @@ public final class CudaQuantSpecModel implements AutoCloseable {
         }
         kernels.rmsNorm(x, weights.finalNorm, xb, n, dim, eps);
         kernels.gemvBf16Rows(weights.lmHead, xb, logits, vocab, dim, n);
-        kernels.argmaxRows(logits, n, vocab, nextIds);
+        if (argmax) kernels.argmaxRows(logits, n, vocab, nextIds);
     }
 
     /** out[n][rows] = W · in[n][cols], through the draft's 4-bit matrix when it has one (a draft pass has one row). */
@@ -521,13 +596,13 @@ public final class CudaQuantSpecModel implements AutoCloseable {
     public LaunchProfile profileDraftStep() {
         draftToken[0] = 0;
         writeHeader(length, draftToken, 1);
-        return context.profileLaunches(() -> launchPass(true, 1));
+        return context.profileLaunches(() -> launchPass(true, 1, true));
     }
 
     /** GPU time of each kernel of one verification pass of {@code n} rows. */
     public LaunchProfile profileVerify(int n) {
         writeHeader(length, new int[n], n);
-        return context.profileLaunches(() -> launchPass(false, n));
+        return context.profileLaunches(() -> launchPass(false, n, true));
     }
 
     /** Device bytes of the hierarchical cache (planes, params, buffers; all layers). */
@@ -558,6 +633,7 @@ public final class CudaQuantSpecModel implements AutoCloseable {
     @Override
     public void close() {
         if (draftGraph != null) draftGraph.close();
+        if (sampled != null) sampled.close();
         for (CudaContext.Graph[] graphs : java.util.Arrays.asList(verifyGraphs, roundGraphs)) {
             if (graphs != null) {
                 for (CudaContext.Graph g : graphs) if (g != null) g.close();

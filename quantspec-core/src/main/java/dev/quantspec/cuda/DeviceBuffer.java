@@ -1,6 +1,7 @@
 package dev.quantspec.cuda;
 
 import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Pointer;
@@ -75,6 +76,12 @@ public final class DeviceBuffer implements AutoCloseable {
     public void upload(short[] values) {
         try (ShortPointer host = new ShortPointer(values)) {
             copyIn(host, values.length * 2L);
+        }
+    }
+
+    public void upload(double[] values) {
+        try (DoublePointer host = new DoublePointer(values)) {
+            copyIn(host, values.length * 8L);
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.quantspec.generate;
 
 import dev.quantspec.cuda.CudaQuantSpecModel;
+import dev.quantspec.cuda.DeviceSampler;
 
 /**
  * QuantSpec on the GPU, round for round as {@link QuantSpecDecoder} on the CPU: up to γ draft steps
@@ -11,11 +12,18 @@ import dev.quantspec.cuda.CudaQuantSpecModel;
  *
  * <p>A greedy round is one graph launch ({@link CudaQuantSpecModel#greedyRound}: drafts and
  * verification back to back on the device, argmax on the device) and one download of its tokens.
- * Sampling runs step by step: each pass's logits come back and are drawn from with the CPU's
- * {@link TokenPicker} and {@link SpeculativeSampling}, so a seed gives the same choices whenever the
- * logits agree.
+ * A sampled round is one graph launch too ({@link CudaQuantSpecModel#sampledRound}): the draft and
+ * target distributions, the draws and the acceptance rule run on the device, with 2γ + 1 uniform
+ * numbers per round from the request's seeded generator, so a seed reproduces a generation. Above
+ * the device sampler's vocabulary limit, or with {@value #HOST_SAMPLING_PROPERTY}=true, sampling
+ * runs step by step instead: each pass's logits come back and are drawn from with the CPU's
+ * {@link TokenPicker} and {@link SpeculativeSampling} (a seed then gives the CPU backend's choices
+ * whenever the logits agree).
  */
 final class CudaQuantSpecDecoder implements Decoder {
+    /** System property: sample QuantSpec rounds on the host, step by step (the CPU backend's random stream). */
+    static final String HOST_SAMPLING_PROPERTY = "quantspec.cuda.hostSampling";
+
     private final CudaQuantSpecModel model;
     private final TokenPicker picker;
     private final int gamma;
@@ -25,6 +33,7 @@ final class CudaQuantSpecDecoder implements Decoder {
     private final float[] draftProbs;    // [γ][vocab] q_i, sampling only
     private final float[] targetProbs;   // [γ+1][vocab] p_i, sampling only
     private final java.util.function.DoubleSupplier uniform;
+    private final boolean sampleOnDevice;
 
     CudaQuantSpecDecoder(CudaQuantSpecModel model, TokenPicker picker, int gamma, int prefillChunk) {
         if (gamma + 1 > model.maxPass()) {
@@ -38,8 +47,11 @@ final class CudaQuantSpecDecoder implements Decoder {
         this.vocab = model.config().vocabSize();
         this.window = new int[gamma + 1];
         this.uniform = picker::uniform;
-        this.draftProbs = picker.greedy() ? new float[0] : new float[gamma * vocab];
-        this.targetProbs = picker.greedy() ? new float[0] : new float[(gamma + 1) * vocab];
+        this.sampleOnDevice = !picker.greedy() && vocab <= DeviceSampler.MAX_VOCAB
+                && !Boolean.getBoolean(HOST_SAMPLING_PROPERTY);
+        boolean hostSampling = !picker.greedy() && !sampleOnDevice;
+        this.draftProbs = hostSampling ? new float[gamma * vocab] : new float[0];
+        this.targetProbs = hostSampling ? new float[(gamma + 1) * vocab] : new float[0];
     }
 
     @Override
@@ -67,6 +79,7 @@ final class CudaQuantSpecDecoder implements Decoder {
         window[0] = input;
 
         if (picker.greedy()) return greedyRound(input, g, pos, emitter, stats);
+        if (sampleOnDevice) return sampledRound(input, g, pos, emitter, stats);
         long t0 = System.nanoTime();
         for (int i = 0; i < g; i++) {
             model.draftStep(window[i], i);
@@ -102,6 +115,20 @@ final class CudaQuantSpecDecoder implements Decoder {
         model.accept(pos + accepted + 1);
         stats.verifyNanos += System.nanoTime() - t0;
         return finish(g, accepted, outcome[g + accepted], emitter, stats);
+    }
+
+    /** A sampled round as one graph launch (see the class comment); its time counts as verification. */
+    private int sampledRound(int input, int g, int pos, TokenEmitter emitter, DecodeStats stats) {
+        long t0 = System.nanoTime();
+        double[] uniforms = new double[2 * g + 1];
+        for (int i = 0; i < uniforms.length; i++) uniforms[i] = picker.uniform();
+        SamplingParams p = picker.params();
+        int[] outcome = model.sampledRound(input, g, p.temperature(), p.topK(), p.topP(), uniforms);
+        int accepted = outcome[g];
+        for (int i = 0; i < g; i++) window[i + 1] = outcome[i];
+        model.accept(pos + accepted + 1);
+        stats.verifyNanos += System.nanoTime() - t0;
+        return finish(g, accepted, outcome[g + 1], emitter, stats);
     }
 
     private int finish(int g, int accepted, int last, TokenEmitter emitter, DecodeStats stats) {

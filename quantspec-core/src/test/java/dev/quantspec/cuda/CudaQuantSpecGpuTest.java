@@ -150,6 +150,19 @@ class CudaQuantSpecGpuTest {
     }
 
     @Test
+    void should_emit_the_greedy_tokens_when_sampling_keeps_only_the_top_token() {
+        // given top-k 1: every distribution is one-hot at its argmax (lowest id among ties), so the device's
+        // speculative sampling must reduce to greedy verification, round for round
+        GenerationRequest req = request(DecoderKind.QUANTSPEC, 4).withSampling(new SamplingParams(1f, 1, 1f, 5L));
+        // when
+        GenerationResult r = engine.generate(req);
+        // then exactly the greedy autoregressive tokens over the same cache, and the drafts accepted as greedy ones
+        assertThat(r.ids()).containsExactly(baseline);
+        GenerationResult greedy = engine.generate(request(DecoderKind.QUANTSPEC, 4));
+        assertThat(r.stats().accepted()).isEqualTo(greedy.stats().accepted());
+    }
+
+    @Test
     void should_serve_a_long_prompt_with_the_default_group_size() throws IOException {
         // given G = 128 and a 1500-token prompt (the prefill split quantizes 1280 tokens on the device)
         try (QuantSpecEngine big = QuantSpecEngine.load(TestFiles.qsTiny(), EngineOptions.defaults()
