@@ -25,6 +25,8 @@ import java.util.Set;
  * </pre>
  * Each speedup is given twice: from the separately timed steps, and from one greedy round of γ drafts
  * and the verification timed as the single graph the decoder launches ({@code round_ms}).
+ * {@code sampled_round_ms} times the sampled round's graph (T 0.7, top-p 0.9: distributions, draws and
+ * the acceptance rule on the device) beside it.
  * Usage: {@code CudaQuantSpecBenchmark <out.json> [acceptance ...]} (default 0.970, qs-small's
  * measured γ=4 acceptance on 1000-token prompts, and 0.974, the independent oracle's), or
  * {@code CudaQuantSpecBenchmark --gamma-sweep <out.json>}: greedy rounds of γ 2 to 8, or
@@ -174,6 +176,8 @@ public final class CudaQuantSpecBenchmark {
                         double verifyMs = qs.gpuMillisPerVerify(GAMMA + 1, 10, 7);
                         double verify1Ms = qs.gpuMillisPerVerify(1, 10, 7);
                         double roundMs = qs.gpuMillisPerRound(GAMMA, 10, 7);
+                        // a sampled round (T 0.7, top-p 0.9: the distributions, draws and acceptance rule on the device)
+                        double sampledMs = qs.gpuMillisPerSampledRound(GAMMA, 0.7f, 0, 0.9f, 10, 7);
                         StringBuilder speedups = new StringBuilder();
                         for (double a : acceptance) {
                             double tokens = a * GAMMA + 1;
@@ -184,11 +188,11 @@ public final class CudaQuantSpecBenchmark {
                         }
                         String row = String.format(Locale.ROOT, "{\"shape\": \"%s\", \"context\": %d, \"draft\": \"%s\", "
                                         + "\"gamma\": %d, \"ar_ms\": %.3f, \"draft_ms\": %.3f, \"verify5_ms\": %.3f, "
-                                        + "\"verify1_ms\": %.3f, \"round_ms\": %.3f, \"speedup_at_acceptance\": {%s}, \"weights_GB\": %.2f, "
+                                        + "\"verify1_ms\": %.3f, \"round_ms\": %.3f, \"sampled_round_ms\": %.3f, \"speedup_at_acceptance\": {%s}, \"weights_GB\": %.2f, "
                                         + "\"ar_cache_and_activations_GB\": %.2f, \"quantspec_cache_draft_activations_GB\": %.2f, "
                                         + "\"draft_4bit_GB\": %.2f, \"ar_total_GB\": %.2f, \"quantspec_total_GB\": %.2f}",
                                 name, ctx, draft.size() == Projection.ALL.size() ? "all" : "mlp", GAMMA, arMs[i], draftMs,
-                                verifyMs, verify1Ms, roundMs, speedups, weightMem / 1e9, arMem / 1e9, qsMem / 1e9,
+                                verifyMs, verify1Ms, roundMs, sampledMs, speedups, weightMem / 1e9, arMem / 1e9, qsMem / 1e9,
                                 qs.draftWeightBytes() / 1e9, (weightMem + arMem) / 1e9, (weightMem + qsMem) / 1e9);
                         System.out.println(row);
                         rows.add(row);

@@ -356,11 +356,7 @@ public final class CudaQuantSpecModel implements AutoCloseable {
         for (double u : uniforms) {
             if (!(u >= 0.0 && u < 1.0)) throw new IllegalArgumentException("uniform numbers must be in [0, 1), got " + u);
         }
-        SampledRounds.Params params = new SampledRounds.Params(temperature, topK, topP);
-        if (sampled == null) {
-            sampled = new SampledRounds(context, maxPass, vocab);
-        }
-        CudaContext.Graph graph = sampled.graph(params, drafts, () -> launchSampledRound(drafts, params));
+        CudaContext.Graph graph = sampledGraph(drafts, new SampledRounds.Params(temperature, topK, topP));
         startRound(input);
         sampled.upload(uniforms);
         graph.launch();
@@ -371,6 +367,14 @@ public final class CudaQuantSpecModel implements AutoCloseable {
         out[drafts] = all[HEADER + maxPass];
         out[drafts + 1] = all[HEADER + maxPass + 1];
         return out;
+    }
+
+    /** The graph of a sampled round, captured on first use for these parameters. */
+    private CudaContext.Graph sampledGraph(int drafts, SampledRounds.Params params) {
+        if (sampled == null) {
+            sampled = new SampledRounds(context, maxPass, vocab);
+        }
+        return sampled.graph(params, drafts, () -> launchSampledRound(drafts, params));
     }
 
     private void launchSampledRound(int drafts, SampledRounds.Params p) {
@@ -590,6 +594,17 @@ public final class CudaQuantSpecModel implements AutoCloseable {
     public double gpuMillisPerRound(int drafts, int perBatch, int batches) {
         greedyRound(0, drafts);
         return roundGraphs[drafts].gpuMillisPerLaunch(perBatch, batches);
+    }
+
+    /**
+     * GPU ms of one sampled round of {@code drafts} drafts under the given sampling parameters (one graph:
+     * the draws, distributions and acceptance rule included).
+     */
+    public double gpuMillisPerSampledRound(int drafts, float temperature, int topK, float topP, int perBatch, int batches) {
+        double[] uniforms = new double[2 * drafts + 1];
+        java.util.Arrays.fill(uniforms, 0.5);
+        sampledRound(0, drafts, temperature, topK, topP, uniforms);
+        return sampledGraph(drafts, new SampledRounds.Params(temperature, topK, topP)).gpuMillisPerLaunch(perBatch, batches);
     }
 
     /** GPU time of each kernel of one draft step, launched eagerly back to back ({@link LaunchProfile}). */
