@@ -672,6 +672,22 @@ __device__ __forceinline__ uint32_t nib_half2(uint32_t x) {  // half2 (1024 + 16
     const uint32_t y = K == 0 ? x << 4 : K == 1 ? x : K == 2 ? x >> 4 : x >> 8;
     return (y & 0x00F000F0u) | 0x64006400u;
 }
+// Round 3 (MODE & 16): the four nib_half2<K> of a word, bit-identical, in 1 shift + 2 multiplies + 4 LOP3 (was 3
+// shifts + 8 LOP3: a LOP3 takes one immediate, so the compiler split each `(y & mask) | 0x64006400` in two). The
+// magic 0x64006400 is the register operand of every LOP3; the left shifts by 4 are IMAD (FMA pipe, not ALU). The
+// asm keeps the compiler from folding ((x >> 8) * 16) & mask back into a second right shift.
+__device__ __forceinline__ void nib4(uint32_t x, uint32_t magic, uint32_t (&r)[4]) {
+    asm("{\n\t.reg .b32 y, x4, y4;\n\t"
+        "shr.b32 y, %4, 8;\n\t"
+        "mul.lo.u32 x4, %4, 16;\n\t"
+        "mul.lo.u32 y4, y, 16;\n\t"
+        "lop3.b32 %0, x4, 0x00F000F0, %5, 0xEA;\n\t"
+        "lop3.b32 %1, %4, 0x00F000F0, %5, 0xEA;\n\t"
+        "lop3.b32 %2, y4, 0x00F000F0, %5, 0xEA;\n\t"
+        "lop3.b32 %3, y, 0x00F000F0, %5, 0xEA;\n\t}"
+        : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+        : "r"(x), "r"(magic));
+}
 __device__ __forceinline__ void cp16(void* smem, const void* gmem) {  // cp.async, 16 bytes, L2 only
     const uint32_t a = (uint32_t)__cvta_generic_to_shared(smem);
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(a), "l"(gmem));
@@ -691,9 +707,11 @@ __device__ __forceinline__ float ex2(float x) {
         return exp2f(x);
     }
 }
-// The mode of the engine's f0 entries (round 2, bench-results/h200-2026-11-29-mma-draft-round2.md): split-phase key
+// The mode of the engine's f0 entries: round 2 (bench-results/h200-2026-11-29-mma-draft-round2.md) split-phase key
 // loads + key params by cp.async (1 | 2); 4 (values by cp.async) and 8 (flushed exponentials) measured no better.
-constexpr int DEFAULT_MODE = 3;
+// Round 3 (h200-2026-11-29-mma-draft-round3.md): + 16, the lean unit loop (nib4 decode, constant-offset loads, group
+// counter; same bits): 1.20-1.27x at 32K-256K; 64 (one-query MHA softmax) and 128 (values one unit ahead) no better.
+constexpr int DEFAULT_MODE = 19;
 template <int W>
 __device__ __forceinline__ void lds_words(const uint8_t* p, uint32_t (&r)[W]) {
     if constexpr (W == 4) {
@@ -718,7 +736,8 @@ __device__ __forceinline__ void lds_words(const uint8_t* p, uint32_t (&r)[W]) {
 // ahead (two buffers per warp, no registers), instead of an exposed __ldg per group. 4 (instead of 2) = the value
 // codes, value params and (at a group's first unit) key params of unit u + 1 go by cp.async into a per-warp 2-stage
 // buffer at the top of unit u (the values of a unit are then read from shared memory, no registers held across the
-// key phase). 8 = the softmax exponentials flush subnormal results (one MUFU each, no range fix-up).
+// key phase). 8 = the softmax exponentials flush subnormal results (one MUFU each, no range fix-up). Round 3: 16, 64,
+// 128 (below; 16 is in the default).
 // LAZY: the accumulators are rescaled only when some column's running max moved (corr != 1 in some lane; a multiply
 // by 1.0f is exact, so the bits are the same as rescaling always).
 template <int HD, int GROUP, int HPB, int TM, bool PF, int S = 0, int MODE = 0, bool LAZY = false>
@@ -749,6 +768,18 @@ __device__ __forceinline__ void qs_qattn7_body(
     constexpr int KPF = HD / 64;
     constexpr bool KPRE = PF || S > 0;      // next key group's params prefetched into registers
     constexpr bool SPLIT = (MODE & 1) != 0, KASYNC = (MODE & 2) != 0, VASYNC = (MODE & 4) != 0, FTZ = (MODE & 8) != 0;
+    // round 3: 16 = nib4 decode (bit-identical), 32 = pointer-stepped loads and a key-group counter
+    // round 3: 16 = lean unit loop (same bits): qs7::nib4 decode, loads at constant offsets from one row pointer
+    // per plane and unit, the key group by a counter instead of a division per unit
+    constexpr bool LEAN = (MODE & 16) != 0;
+    // 64 = one-query MHA launches (HPB 1, nq 1: only column 0 = lane j 0's e 0 is a query) skip the e = 1 softmax
+    // work (max, shuffles, exponentials, sums) in the quantized loop; column 0's arithmetic is unchanged
+    constexpr bool ONEQ = (MODE & 64) != 0 && HPB == 1;
+    // 128 = the value codes and params of unit u + 1 are loaded one unit ahead, m-tile by m-tile, right after unit u's
+    // value MMAs of that m-tile (its registers are dead then: no extra registers; ncu of round 2: the value params'
+    // first use was the largest remaining long-scoreboard stall)
+    constexpr bool VAHEAD = (MODE & 128) != 0;
+    static_assert(!VAHEAD || (SPLIT && !VASYNC), "value lookahead: with the split keys");
     static_assert(MODE == 0 || (S == 0 && !PF), "modes");
     static_assert(!(KASYNC && VASYNC), "one way for the key params");
     constexpr int RB = HD / 2;              // bytes of a position's codes (one plane)
@@ -806,12 +837,14 @@ __device__ __forceinline__ void qs_qattn7_body(
         for (int s = 0; s < KS; ++s) bq[nt][s][0] = bq[nt][s][1] = 0u;
     }
 
-    auto rescale = [&](auto& s) {
+    const bool oneq = ONEQ && nq == 1;  // block-uniform
+    auto rescale = [&](auto& s, bool skipOdd) {
         constexpr int T = sizeof(s) / sizeof(s[0]);
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt) {
 #pragma unroll
             for (int e = 0; e < 2; ++e) {
+                if (e == 1 && skipOdd) continue;  // uniform
                 float m = runMax[nt][e];
 #pragma unroll
                 for (int t = 0; t < T; ++t) m = fmaxf(m, fmaxf(s[t][nt][e], s[t][nt][2 + e]));
@@ -848,14 +881,51 @@ __device__ __forceinline__ void qs_qattn7_body(
             uint32_t ku[TM][2][KW], vu[TM][4][VW];
             float2 vp[TM][2];
         };
+        // LEAN: row pointers of this thread's first row (g, 2j, g): one 64-bit multiply-add per unit and plane,
+        // every load of the unit a constant offset from it
+        const uint8_t* kUg = kUr + g * RB;
+        const uint8_t* vUj = vUr + 2 * j * RB;
+        const float2* vPg = vP + g;
         auto loadKeys = [&](Loads& L, int p0) {
+            if constexpr (LEAN) {
+                const uint8_t* b = kUg + (size_t)p0 * RB;
+#pragma unroll
+                for (int mt = 0; mt < TM; ++mt)
+#pragma unroll
+                    for (int r = 0; r < 2; ++r) load_words<KW, STREAM>(b + (16 * mt + 8 * r) * RB, L.ku[mt][r]);
+                return;
+            }
 #pragma unroll
             for (int mt = 0; mt < TM; ++mt)
 #pragma unroll
                 for (int r = 0; r < 2; ++r)
                     load_words<KW, STREAM>(kUr + (size_t)(p0 + 16 * mt + g + 8 * r) * (HD / 2), L.ku[mt][r]);
         };
+        auto loadValuesMt = [&](Loads& L, int p0, int mt) {
+            if constexpr (LEAN) {
+                const uint8_t* b = vUj + (size_t)p0 * RB;
+                const float2* bp = vPg + p0;
+#pragma unroll
+                for (int r = 0; r < 2; ++r) L.vp[mt][r] = __ldg(bp + 16 * mt + 8 * r);
+#pragma unroll
+                for (int i = 0; i < 4; ++i)
+                    load_words<VW, STREAM>(b + (16 * mt + (i & 1) + 8 * (i >> 1)) * RB, L.vu[mt][i]);
+                return;
+            }
+#pragma unroll
+            for (int r = 0; r < 2; ++r) L.vp[mt][r] = __ldg(vP + p0 + 16 * mt + g + 8 * r);
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                const size_t pos = p0 + 16 * mt + 2 * j + (i & 1) + 8 * (i >> 1);
+                load_words<VW, STREAM>(vUr + pos * (HD / 2), L.vu[mt][i]);
+            }
+        };
         auto loadValues = [&](Loads& L, int p0) {
+            if constexpr (LEAN) {
+#pragma unroll
+                for (int mt = 0; mt < TM; ++mt) loadValuesMt(L, p0, mt);
+                return;
+            }
 #pragma unroll
             for (int mt = 0; mt < TM; ++mt) {
 #pragma unroll
@@ -867,6 +937,7 @@ __device__ __forceinline__ void qs_qattn7_body(
                 }
             }
         };
+        const uint32_t magic = 0x64006400u;
         auto loadUnit = [&](Loads& L, int p0) {
 #pragma unroll
             for (int mt = 0; mt < TM; ++mt) {
@@ -893,6 +964,10 @@ __device__ __forceinline__ void qs_qattn7_body(
         Loads cur;
         if (PF && u0 < u1) loadUnit(cur, qStart + u0 * UNIT);
         if (SPLIT && u0 < u1) loadKeys(cur, qStart + u0 * UNIT);
+        if (VAHEAD && u0 < u1) loadValues(cur, qStart + u0 * UNIT);
+        // LEAN: the unit's key group by a counter (no division per unit): grpL, positions left in it leftL
+        int grpL = (qStart + u0 * UNIT) / groupSize;
+        int leftL = groupSize - (qStart + u0 * UNIT - grpL * groupSize);
         // KASYNC: group gr's params go to smKP[2 * warp + (gr & 1)], lane: 16-byte chunks lane and lane + 32 (skewed
         // as the KPRE copy); the first two groups now, group gr + 2 once group gr's have been read; only groups the
         // warp's units reach (a short run must not read more params than before)
@@ -1000,15 +1075,32 @@ __device__ __forceinline__ void qs_qattn7_body(
                 __syncwarp();
                 if constexpr (!SPLIT) loadKeys(cur, p0);
             } else if constexpr (SPLIT) {
-                loadValues(cur, p0);  // the keys came one unit ahead
+                if constexpr (VAHEAD) {
+                    // this unit's values came one unit ahead
+                } else {
+                    loadValues(cur, p0);  // the keys came one unit ahead
+                }
             } else {
                 loadUnit(cur, p0);
             }
             auto& ku = cur.ku;
             auto& vu = cur.vu;
             auto& vp = cur.vp;
-            const int grp = p0 / groupSize;
-            if (grp != curGroup) {
+            int grp;
+            bool newGroup;
+            if constexpr (LEAN) {
+                newGroup = u == u0 || leftL == 0;
+                if (leftL == 0) {
+                    ++grpL;
+                    leftL = groupSize;
+                }
+                leftL -= UNIT;
+                grp = grpL;
+            } else {
+                grp = p0 / groupSize;
+                newGroup = grp != curGroup;
+            }
+            if (newGroup) {
                 curGroup = grp;
                 const float4* kp;
                 if constexpr (VASYNC) {
@@ -1099,7 +1191,18 @@ __device__ __forceinline__ void qs_qattn7_body(
                     s[mt][nt][1] = s[mt][nt][3] = bias[nt][1];
                 }
 #pragma unroll
-                for (int w = 0; w < KW; ++w) {
+                for (int w = 0; w < KW && LEAN; ++w) {
+                    uint32_t r0[4], r8[4];
+                    qs7::nib4(ku[mt][0][w], magic, r0);
+                    qs7::nib4(ku[mt][1][w], magic, r8);
+#pragma unroll
+                    for (int nt = 0; nt < NT; ++nt) {
+                        mma16816(s[mt][nt], r0[0], r8[0], r0[1], r8[1], bq[nt][2 * w][0], bq[nt][2 * w][1]);
+                        mma16816(s[mt][nt], r0[2], r8[2], r0[3], r8[3], bq[nt][2 * w + 1][0], bq[nt][2 * w + 1][1]);
+                    }
+                }
+#pragma unroll
+                for (int w = 0; w < KW && !LEAN; ++w) {
                     const uint32_t x0 = ku[mt][0][w], x8 = ku[mt][1][w];
                     const uint32_t r00 = nib_half2<0>(x0), r01 = nib_half2<1>(x0), r02 = nib_half2<2>(x0),
                                    r03 = nib_half2<3>(x0);
@@ -1116,7 +1219,7 @@ __device__ __forceinline__ void qs_qattn7_body(
                 // ku is dead: the next unit's keys fly during this unit's value phase
                 if (u + 1 < u1) loadKeys(cur, p0 + UNIT);
             }
-            rescale(s);
+            rescale(s, oneq);
             if constexpr (VASYNC) {  // this unit's values from its stage (row strides as the S pipeline: conflict-free)
                 const uint8_t* sb = vStage(u);
 #pragma unroll
@@ -1141,6 +1244,15 @@ __device__ __forceinline__ void qs_qattn7_body(
                     for (int r = 0; r < 2; ++r) {
                         const float vs = vp[mt][r].x * 0.0625f;
                         const float voff = fmaf(7.5f, vp[mt][r].x, vp[mt][r].y);
+                        if (oneq) {  // column 2j + 1 is no query: P = 0 there, its sums untouched
+                            const float p0 = qs7::ex2<FTZ>(s[mt][nt][2 * r] - runMax[nt][0]);
+                            runSum[nt][0] += p0;
+                            const uint32_t h = pack_half2(p0 * vs, 0.0f);
+                            const float2 f = unpack_half2(h);
+                            base[nt][0] = fmaf(p0, voff, fmaf(-1144.0f, f.x, base[nt][0]));
+                            bp[nt][r] = movtrans(h);
+                            continue;
+                        }
                         float p[2], pp[2];
 #pragma unroll
                         for (int e = 0; e < 2; ++e) {
@@ -1162,6 +1274,24 @@ __device__ __forceinline__ void qs_qattn7_body(
                     const uint32_t AH = __byte_perm(vu[mt][0][w], vu[mt][1][w], 0x7632);
                     const uint32_t BL = __byte_perm(vu[mt][2][w], vu[mt][3][w], 0x5410);
                     const uint32_t BH = __byte_perm(vu[mt][2][w], vu[mt][3][w], 0x7632);
+                    if constexpr (LEAN) {
+                        uint32_t al[4], ah[4], bl[4], bh[4];
+                        qs7::nib4(AL, magic, al);
+                        qs7::nib4(BL, magic, bl);
+                        qs7::nib4(AH, magic, ah);
+                        qs7::nib4(BH, magic, bh);
+                        const uint32_t a[4][4] = {{al[0], al[1], bl[0], bl[1]},
+                                                  {al[2], al[3], bl[2], bl[3]},
+                                                  {ah[0], ah[1], bh[0], bh[1]},
+                                                  {ah[2], ah[3], bh[2], bh[3]}};
+#pragma unroll
+                        for (int mm = 0; mm < 4; ++mm)
+#pragma unroll
+                            for (int nt = 0; nt < NT; ++nt)
+                                mma16816(acc[4 * w + mm][nt], a[mm][0], a[mm][1], a[mm][2], a[mm][3], bp[nt][0],
+                                         bp[nt][1]);
+                        continue;
+                    }
                     const uint32_t a[4][4] = {
                         {nib_half2<0>(AL), nib_half2<1>(AL), nib_half2<0>(BL), nib_half2<1>(BL)},
                         {nib_half2<2>(AL), nib_half2<3>(AL), nib_half2<2>(BL), nib_half2<3>(BL)},
@@ -1173,6 +1303,9 @@ __device__ __forceinline__ void qs_qattn7_body(
                         for (int nt = 0; nt < NT; ++nt)
                             mma16816(acc[4 * w + mm][nt], a[mm][0], a[mm][1], a[mm][2], a[mm][3], bp[nt][0],
                                      bp[nt][1]);
+                }
+                if constexpr (VAHEAD) {
+                    if (u + 1 < u1) loadValuesMt(cur, p0 + UNIT, mt);
                 }
             }
             if constexpr (PF) cur = nxt;
@@ -1221,7 +1354,7 @@ __device__ __forceinline__ void qs_qattn7_body(
                     if (qi >= nq || row > lastVisible + qi) s[0][nt][i] = -INFINITY;
                 }
             }
-            rescale(s);
+            rescale(s, false);
             uint32_t bp[NT][2];
 #pragma unroll
             for (int nt = 0; nt < NT; ++nt) {
