@@ -12,6 +12,7 @@
 #pragma once
 #include "common.cuh"
 #include "quantkv.cuh"
+#include "elementwise.cuh"  // qs_silu_mul (the SwiGLU epilogue)
 
 constexpr int Q4_PIECE = 32;        // codes per 16-byte piece; a group is whole pieces
 constexpr int Q4_QUANT_THREADS = 128;
@@ -121,31 +122,72 @@ __device__ __forceinline__ uint32_t qs_h2_bits(float lo, float hi) {
     return *reinterpret_cast<const uint32_t*>(&h);
 }
 
-template <int THREADS, int ROWS, int UNROLL, bool PREFETCH = false, bool ACCUMULATE = false>
+// Fusions of the draft pass (round 3, 2026-11-29; bench-results/h200-2026-11-29-gemv-round3.md):
+//  XMODE QS_Q4_X_NORM: x is the fp32 residual stream and the product is W . (RMSNorm(x) * weight), weight bf16
+//    [cols] as qs_rmsnorm takes it, replacing qs_rmsnorm + GEMV. Every block stages y = x * weight (one fp32
+//    rounding, __fmul_rn) chunk by chunk exactly as it stages x otherwise, and each thread also sums x^2 over
+//    the words it stages; after the last chunk the block sums the per-warp partials (one more barrier, in the
+//    same order in every block, so every block gets the same bits) and each row's fp32 total is multiplied by
+//    inv = rsqrtf(sum(x^2) / cols + eps) (qs_rmsnorm's formula; its summation order differs). Exact identity:
+//    W . (x inv w) = inv (W . (x w)); the rounding differs from qs_rmsnorm then the GEMV, within the bound in
+//    DeviceQ4MatrixFusedGpuTest: inv (18 u_h S_y + 96 u B_y + (cols + 16) u M_y), y = x w, M_y = sum |W_c y_c|.
+//  OMODE QS_Q4_OUT_SWIGLU: the matrix is [gate; up] (rows = 2 ffn, the gate rows first: the engine's fused
+//    gate/up weight); warp w reduces the gate rows j = w * ROWS/2 + i (i < ROWS/2) and the up rows ffn + j, and
+//    writes out[j] = qs_silu_mul(gate_j, up_j) (elementwise.cuh: qs_swiglu_rows's math) into out fp32 [ffn]:
+//    bitwise the same entry into a gateUp vector followed by qs_swiglu_rows. Replaces qs_swiglu_rows.
+//  OMODE QS_Q4_OUT_ACC: out[r] += total (the _acc entries, bitwise the GEMV then qs_add_inplace).
+//  TRIGGER: griddepcontrol.launch_dependents after the first code loads (see qs_launch_dependents).
+enum { QS_Q4_X_PLAIN = 0, QS_Q4_X_NORM = 1 };
+enum { QS_Q4_OUT_STORE = 0, QS_Q4_OUT_ACC = 1, QS_Q4_OUT_SWIGLU = 2 };
+
+// Programmatic dependent launch, the other half: lets the next kernel on the stream (when it is launched with
+// programmatic stream serialization) be scheduled once every block of this grid has passed this point, so
+// its blocks can take SMs as this grid's blocks retire and stream their weights before their own
+// qs_wait_prior_grid(). Ordering of data is unchanged: that wait still returns only after this whole grid
+// has completed and its writes are visible.
+__device__ __forceinline__ void qs_launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+template <int THREADS, int ROWS, int UNROLL, bool PREFETCH = false, int OMODE = QS_Q4_OUT_STORE,
+          int XMODE = QS_Q4_X_PLAIN, bool TRIGGER = false>
 __device__ __forceinline__ void qs_q4_gemv_h2_body(const uint8_t* __restrict__ codes,
                                                    const float2* __restrict__ params,
                                                    const float* __restrict__ x, float* __restrict__ out,
                                                    int rows, int cols, int rowStride, int groupsPerRow,
-                                                   int piecesPerGroup) {
+                                                   int piecesPerGroup,
+                                                   const __nv_bfloat16* __restrict__ normWeight = nullptr,
+                                                   float eps = 0.0f) {
+    static_assert(OMODE != QS_Q4_OUT_SWIGLU || ROWS % 2 == 0, "SwiGLU pairs gate and up rows in a warp");
     constexpr int CHUNK = UNROLL * 32;  // pieces per chunk
     constexpr int WORDS = CHUNK * 4;    // 8-code words per chunk (a multiple of 32)
+    constexpr int WARPS = THREADS / 32;
+    constexpr int HALF = OMODE == QS_Q4_OUT_SWIGLU ? ROWS / 2 : ROWS;  // outputs per warp
     __shared__ uint4 xh[2][WORDS];
     __shared__ float2 xinfo[2][CHUNK];  // (sum of the piece's fp32 x, 2^-k)
+    __shared__ float sumSqWarp[XMODE == QS_Q4_X_NORM ? WARPS : 1];
     const int lane = threadIdx.x & 31;
-    const int row0 = (blockIdx.x * (THREADS / 32) + (threadIdx.x >> 5)) * ROWS;
-    const bool active = row0 < rows;  // uniform per warp
+    const int outs = OMODE == QS_Q4_OUT_SWIGLU ? rows / 2 : rows;  // ffn for SwiGLU
+    const int row0 = (blockIdx.x * WARPS + (threadIdx.x >> 5)) * HALF;  // first output of the warp
+    const bool active = row0 < outs;  // uniform per warp
     const int pieces = (cols + Q4_PIECE - 1) / Q4_PIECE;
     const uint4* rowPtr[ROWS];
     const float2* prmPtr[ROWS];
     float acc[ROWS];
 #pragma unroll
     for (int r = 0; r < ROWS; ++r) {
-        const int row = row0 + r < rows ? row0 + r : (active ? row0 : 0);
+        const int j = row0 + (r % HALF);
+        int row = j < outs ? j : (active ? row0 : 0);
+        if (OMODE == QS_Q4_OUT_SWIGLU && r >= HALF) row += outs;
         rowPtr[r] = reinterpret_cast<const uint4*>(codes + (size_t)row * rowStride);
         prmPtr[r] = params + (size_t)row * groupsPerRow;
         acc[r] = 0.0f;
     }
     const bool vec4 = (cols & 3) == 0;
+    const bool wvec = XMODE == QS_Q4_X_NORM && (reinterpret_cast<uintptr_t>(normWeight) & 15) == 0;
+    float sumSq = 0.0f;
     // the codes and params of the chunk starting at piece c0 (PREFETCH: loaded one chunk ahead, so the
     // DRAM reads of chunk i + 1 are in flight during chunk i's barrier and math)
     auto load = [&](int c0, uint4 (&c)[ROWS][UNROLL], float2 (&prm)[ROWS][UNROLL]) {
@@ -168,7 +210,10 @@ __device__ __forceinline__ void qs_q4_gemv_h2_body(const uint8_t* __restrict__ c
     int buf = 0;
     for (int c0 = 0; c0 < pieces; c0 += CHUNK, buf ^= 1) {
         if (!PREFETCH) load(c0, c, prm);
-        if (c0 == 0) qs_wait_prior_grid();  // the first codes are in flight; x comes from the last kernel
+        if (c0 == 0) {
+            if (TRIGGER) qs_launch_dependents();
+            qs_wait_prior_grid();  // the first codes are in flight; x comes from the last kernel
+        }
         // stage x[c0 * 32, (c0 + CHUNK) * 32) as WORDS uint4 of half2 pairs (zeros past cols)
 #pragma unroll
         for (int w0 = 0; w0 < WORDS; w0 += THREADS) {
@@ -183,6 +228,20 @@ __device__ __forceinline__ void qs_q4_gemv_h2_body(const uint8_t* __restrict__ c
                 } else {
 #pragma unroll
                     for (int k = 0; k < 8; ++k) v[k] = col + k < cols ? __ldg(x + col + k) : 0.0f;
+                }
+                if (XMODE == QS_Q4_X_NORM) {  // y = x * weight; sum of x^2 for the norm
+                    float wf[8];
+                    if (wvec && col + 7 < cols) {
+                        qs_bf16x8_to_float(__ldg(reinterpret_cast<const uint4*>(normWeight + col)), wf);
+                    } else {
+#pragma unroll
+                        for (int k = 0; k < 8; ++k) wf[k] = col + k < cols ? __bfloat162float(normWeight[col + k]) : 0.0f;
+                    }
+#pragma unroll
+                    for (int k = 0; k < 8; ++k) {
+                        sumSq = fmaf(v[k], v[k], sumSq);
+                        v[k] = __fmul_rn(v[k], wf[k]);
+                    }
                 }
                 float s = ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
                 float m = fmaxf(fmaxf(fmaxf(fabsf(v[0]), fabsf(v[1])), fmaxf(fabsf(v[2]), fabsf(v[3]))),
@@ -241,11 +300,33 @@ __device__ __forceinline__ void qs_q4_gemv_h2_body(const uint8_t* __restrict__ c
                 for (int r = 0; r < ROWS; ++r) { c[r][u] = cn[r][u]; prm[r][u] = prmn[r][u]; }
         }
     }
+    float rms = 1.0f;
+    if (XMODE == QS_Q4_X_NORM) {  // every thread of the block gets here (the chunk loop is uniform)
+        sumSq = qs_warp_sum(sumSq);
+        if (lane == 0) sumSqWarp[threadIdx.x >> 5] = sumSq;
+        __syncthreads();
+        float total = 0.0f;
+#pragma unroll
+        for (int w = 0; w < WARPS; ++w) total += sumSqWarp[w];
+        rms = rsqrtf(total / (float)cols + eps);
+    }
     if (active) {
+        float total[ROWS];
 #pragma unroll
         for (int r = 0; r < ROWS; ++r) {
-            const float total = qs_warp_sum(acc[r]);
-            if (lane == 0 && row0 + r < rows) out[row0 + r] = ACCUMULATE ? out[row0 + r] + total : total;
+            total[r] = qs_warp_sum(acc[r]);
+            if (XMODE == QS_Q4_X_NORM) total[r] *= rms;
+        }
+        if (lane == 0) {
+#pragma unroll
+            for (int r = 0; r < HALF; ++r) {
+                const int j = row0 + r;
+                if (j < outs) {
+                    if (OMODE == QS_Q4_OUT_SWIGLU) out[j] = qs_silu_mul(total[r], total[r + HALF]);
+                    else if (OMODE == QS_Q4_OUT_ACC) out[j] = out[j] + total[r];
+                    else out[j] = total[r];
+                }
+            }
         }
     }
 }
@@ -264,7 +345,7 @@ __device__ __forceinline__ void qs_q4_gemv_h2_body(const uint8_t* __restrict__ c
         NAME##_acc(const uint8_t* __restrict__ codes, const float2* __restrict__ params,        \
                    const float* __restrict__ x, float* __restrict__ out, int rows, int cols,    \
                    int rowStride, int groupsPerRow, int piecesPerGroup) {                       \
-        qs_q4_gemv_h2_body<T, R, U, PF, true>(codes, params, x, out, rows, cols, rowStride,     \
+        qs_q4_gemv_h2_body<T, R, U, PF, QS_Q4_OUT_ACC>(codes, params, x, out, rows, cols, rowStride, \
                                               groupsPerRow, piecesPerGroup);                    \
     }
 
@@ -278,3 +359,29 @@ __device__ __forceinline__ void qs_q4_gemv_h2_body(const uint8_t* __restrict__ c
 // faster on down only (R2 U4), otherwise equal within ~3%.
 QS_Q4_H2_ENTRY(qs_q4_gemv_h2_r4u2, 256, 4, 2, false)
 QS_Q4_H2_ENTRY(qs_q4_gemv_h2_r2u2, 256, 2, 2, false)
+
+// The fused entries of the draft pass (round 3): the same kernel with the RMSNorm applied to x (NAME_norm, for qkv)
+// and also the SwiGLU epilogue (NAME_norm_swiglu, for gate/up: rows = 2 ffn, out fp32 [ffn]); TRIG: with
+// qs_launch_dependents. Arguments: codes, params, x (the fp32 residual stream), normWeight bf16 [cols], eps, out,
+// rows, cols, rowStride, groupsPerRow, piecesPerGroup. grid: ceil(rows / (8 * R)) (swiglu: ceil(ffn / (4 R))),
+// block T, no dynamic shared memory.
+#define QS_Q4_H2_FUSED_ENTRY(NAME, T, R, U, TRIG)                                                          \
+    extern "C" __global__ void __launch_bounds__(T)                                                    \
+        NAME##_norm(const uint8_t* __restrict__ codes, const float2* __restrict__ params,               \
+                    const float* __restrict__ x, const __nv_bfloat16* __restrict__ normWeight, float eps, \
+                    float* __restrict__ out, int rows, int cols, int rowStride, int groupsPerRow,       \
+                    int piecesPerGroup) {                                                               \
+        qs_q4_gemv_h2_body<T, R, U, false, QS_Q4_OUT_STORE, QS_Q4_X_NORM, TRIG>(                        \
+            codes, params, x, out, rows, cols, rowStride, groupsPerRow, piecesPerGroup, normWeight, eps); \
+    }                                                                                                  \
+    extern "C" __global__ void __launch_bounds__(T)                                                    \
+        NAME##_norm_swiglu(const uint8_t* __restrict__ codes, const float2* __restrict__ params,        \
+                           const float* __restrict__ x, const __nv_bfloat16* __restrict__ normWeight,   \
+                           float eps, float* __restrict__ out, int rows, int cols, int rowStride,       \
+                           int groupsPerRow, int piecesPerGroup) {                                      \
+        qs_q4_gemv_h2_body<T, R, U, false, QS_Q4_OUT_SWIGLU, QS_Q4_X_NORM, TRIG>(                       \
+            codes, params, x, out, rows, cols, rowStride, groupsPerRow, piecesPerGroup, normWeight, eps); \
+    }
+
+QS_Q4_H2_FUSED_ENTRY(qs_q4_gemv_h2_r4u2, 256, 4, 2, false)
+QS_Q4_H2_FUSED_ENTRY(qs_q4_gemv_h2_r2u2, 256, 2, 2, false)
