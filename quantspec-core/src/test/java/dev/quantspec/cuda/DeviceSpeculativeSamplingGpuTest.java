@@ -96,7 +96,8 @@ class DeviceSpeculativeSamplingGpuTest {
 
     @Test
     void should_accept_and_draw_as_the_scalar_rule() {
-        // given rounds of g = 4 drafts over random p and q (peaked, so that acceptance and rejection both occur)
+        // given rounds of g = 4 drafts over random peaked p and q (mostly rejected early), and every third round
+        // with p = q at the drafted positions (every draft accepted: the bonus draw from p_g)
         int vocab = 3000, g = 4, rounds = 400;
         SplittableRandom rnd = new SplittableRandom(5);
         int sameLast = 0;
@@ -107,6 +108,7 @@ class DeviceSpeculativeSamplingGpuTest {
             for (int n = 0; n < rounds; n++) {
                 float[] q = distributions(g, vocab, rnd);
                 float[] p = distributions(g + 1, vocab, rnd);
+                if (n % 3 == 0) System.arraycopy(q, 0, p, 0, g * vocab);
                 int[] drafts = new int[g];
                 for (int i = 0; i < g; i++) drafts[i] = TokenDistribution.sample(q, i * vocab, vocab, rnd.nextDouble());
                 double[] u = new double[g + 1];
