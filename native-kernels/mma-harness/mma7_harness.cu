@@ -52,6 +52,23 @@ QS_QATTN7M_ENTRIES(128, 1, 1, 2, 11, 1, 4)
 QS_QATTN7M_ENTRIES(128, 4, 4, 2, 11, 1, 4)
 QS_QATTN7M_ENTRIES(128, 1, 1, 2, 3, 0, 4)
 QS_QATTN7_ENTRIES(128, 4, 4, 2, 0, 3)
+// round 3: mode bits 16 (lean loop: nib4 decode, constant-offset loads, key-group counter; the default since run 1),
+// 64 (one-query MHA: no e = 1 softmax work), 128 (value codes/params one unit ahead), 8 (flushed ex2); m3z1 = the
+// round-2 default, the same-call baseline
+QS_QATTN7M_ENTRIES(128, 1, 1, 2, 3, 1, 4)
+QS_QATTN7M_ENTRIES(128, 4, 4, 2, 3, 1, 4)
+QS_QATTN7M_ENTRIES(128, 1, 1, 2, 27, 1, 4)
+QS_QATTN7M_ENTRIES(128, 4, 4, 2, 27, 1, 4)
+QS_QATTN7M_ENTRIES(128, 1, 1, 2, 83, 1, 4)
+QS_QATTN7M_ENTRIES(128, 1, 1, 2, 91, 1, 4)
+QS_QATTN7M_ENTRIES(128, 1, 1, 2, 147, 1, 4)
+QS_QATTN7M_ENTRIES(128, 1, 1, 2, 211, 1, 4)
+QS_QATTN7M_ENTRIES(128, 1, 1, 2, 219, 1, 4)
+QS_QATTN7M_ENTRIES(128, 4, 4, 2, 147, 1, 4)
+QS_QATTN7M_ENTRIES(128, 4, 4, 2, 155, 1, 4)
+QS_QATTN7M_ENTRIES(64, 1, 1, 2, 211, 1, 4)
+QS_QATTN7M_ENTRIES(64, 4, 4, 2, 147, 1, 4)
+QS_QATTN7M_ENTRIES(128, 2, 2, 2, 211, 1, 4)
 
 static void ck(cudaError_t e, const char* what, int line) {
     if (e != cudaSuccess) {
@@ -100,13 +117,19 @@ struct Kern {
 // MMA7_ALL=1 adds the round-1 variants that lost (t1, t4, f1, 3 blocks/SM, the cp.async pipeline) to tests and timing
 static std::vector<Kern> allKernels() {
     std::vector<Kern> ks = {
-        V7(128, 1, 1, 2, 0, 4), V7M(128, 1, 1, 2, 0, 0, 4), V7M(128, 1, 1, 2, 11, 1, 4), V7M(128, 1, 1, 2, 3, 0, 4),
-        V7(128, 4, 4, 2, 0, 4), V7M(128, 4, 4, 2, 0, 0, 4), V7M(128, 4, 4, 2, 11, 1, 4), V7(128, 4, 4, 2, 0, 3),
-        V7(128, 2, 2, 2, 0, 4), V7(64, 1, 1, 2, 0, 4), V7(64, 2, 2, 2, 0, 4), V7(64, 4, 4, 2, 0, 4),
+        V7(128, 1, 1, 2, 0, 4), V7M(128, 1, 1, 2, 3, 1, 4), V7M(128, 1, 1, 2, 27, 1, 4), V7M(128, 1, 1, 2, 83, 1, 4),
+        V7M(128, 1, 1, 2, 91, 1, 4),
+        V7(128, 4, 4, 2, 0, 4), V7M(128, 4, 4, 2, 3, 1, 4), V7M(128, 4, 4, 2, 27, 1, 4),
+        V7(128, 2, 2, 2, 0, 4), V7(64, 1, 1, 2, 0, 4),
+        V7(64, 2, 2, 2, 0, 4), V7(64, 4, 4, 2, 0, 4),
         V1(128, 1), V1(128, 4), V1(128, 2), V1(64, 1), V1(64, 4), V1(64, 2),
         V3(128, 1, 16, 4), V3(128, 1, 32, 2), V3(128, 4, 8, 4)};
     if (getenv("MMA7_ALL") && atoi(getenv("MMA7_ALL")))
-        for (const Kern& k : {V7M(128, 1, 1, 2, 5, 1, 4), V7M(128, 1, 1, 2, 4, 1, 4), V7M(128, 1, 1, 2, 5, 1, 3),
+        for (const Kern& k : {V7M(128, 1, 1, 2, 147, 1, 4), V7M(128, 1, 1, 2, 211, 1, 4), V7M(128, 1, 1, 2, 219, 1, 4),
+                              V7M(128, 4, 4, 2, 147, 1, 4), V7M(128, 4, 4, 2, 155, 1, 4), V7M(64, 1, 1, 2, 211, 1, 4),
+                              V7M(64, 4, 4, 2, 147, 1, 4), V7M(128, 2, 2, 2, 211, 1, 4), V7M(128, 1, 1, 2, 0, 0, 4), V7M(128, 1, 1, 2, 11, 1, 4), V7M(128, 1, 1, 2, 3, 0, 4),
+                              V7M(128, 4, 4, 2, 0, 0, 4), V7M(128, 4, 4, 2, 11, 1, 4), V7(128, 4, 4, 2, 0, 3),
+                              V7M(128, 1, 1, 2, 5, 1, 4), V7M(128, 1, 1, 2, 4, 1, 4), V7M(128, 1, 1, 2, 5, 1, 3),
                               V7M(128, 4, 4, 2, 5, 1, 4), V7M(128, 4, 4, 2, 5, 1, 3),
                               V7(128, 1, 1, 2, 0, 3), V7M(128, 1, 1, 2, 0, 1, 4), V7M(128, 1, 1, 2, 1, 1, 4),
                               V7M(128, 1, 1, 2, 2, 1, 4), V7M(128, 4, 4, 2, 1, 1, 4), V7M(128, 4, 4, 2, 2, 1, 4),
@@ -612,6 +635,7 @@ static void runBench(const char* jsonPath) {
             for (const Kern& k : ks) {
                 if (k.hd != 128 || k.group != group) continue;
                 if (k.ver == 3 && strstr(k.name, "c32")) continue;
+                if (k.ver != 7 && !(getenv("MMA7_ALL") && atoi(getenv("MMA7_ALL")))) continue;  // round 3: v7 only
                 if (only && strcmp(k.name, only)) continue;
                 const int slices = k.group / k.hpb;
                 const int resident = numSms() * occupancy((const void*)k.host);
@@ -624,7 +648,9 @@ static void runBench(const char* jsonPath) {
                 }
                 for (auto [sname, mc] : splits) {
                     if (only && strcmp(sname, "wave")) continue;
-                    for (int graphEntry = 0; graphEntry < (k.graph && !strcmp(sname, "wave") ? 2 : 1); ++graphEntry) {
+                    // round 3: the graph entry (the engine's path; split derived on the device) at wave and 2wave
+                    const bool timeGraphEntry = k.graph && (!strcmp(sname, "wave") || !strcmp(sname, "2wave"));
+                    for (int graphEntry = 0; graphEntry < (timeGraphEntry ? 2 : 1); ++graphEntry) {
                         int it = 0;
                         const double us = timeGraph([&](cudaStream_t s) {
                             const DevKv& d = kvs[it++ % copies];

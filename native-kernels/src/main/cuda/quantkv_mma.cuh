@@ -710,8 +710,10 @@ __device__ __forceinline__ float ex2(float x) {
 // The mode of the engine's f0 entries: round 2 (bench-results/h200-2026-11-29-mma-draft-round2.md) split-phase key
 // loads + key params by cp.async (1 | 2); 4 (values by cp.async) and 8 (flushed exponentials) measured no better.
 // Round 3 (h200-2026-11-29-mma-draft-round3.md): + 16, the lean unit loop (nib4 decode, constant-offset loads, group
-// counter; same bits): 1.20-1.27x at 32K-256K; 64 (one-query MHA softmax) and 128 (values one unit ahead) no better.
-constexpr int DEFAULT_MODE = 19;
+// counter; same bits): 1.20-1.27x at 32K-256K; + 8, flushed exponentials, now 1-6 % faster than 19 (round 2: neutral;
+// same bits on every test, a probability below 2^-126 of the running max becomes 0); 64 (one-query MHA softmax) and
+// 128 (values one unit ahead) no better.
+constexpr int DEFAULT_MODE = 27;
 template <int W>
 __device__ __forceinline__ void lds_words(const uint8_t* p, uint32_t (&r)[W]) {
     if constexpr (W == 4) {
