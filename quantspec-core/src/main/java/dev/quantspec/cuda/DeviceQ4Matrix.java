@@ -132,6 +132,83 @@ public final class DeviceQ4Matrix implements AutoCloseable {
         }
     }
 
+    /**
+     * out[r] = dot(w4[r], RMSNorm(x) * weight) for r < rows: {@link CudaKernels#rmsNorm} (one row) and {@link #gemv}
+     * in one launch (kernel {@code <gemv kernel>_norm}, q4gemv.cuh), for the draft pass's qkv projection. x is the
+     * fp32 residual stream [cols] (16-byte aligned), {@code normWeight} the bf16 [cols] RMSNorm weight as
+     * {@link CudaKernels#rmsNorm} takes it, out fp32 [rows] (must not overlap x). Every block stages
+     * y = x * weight (one fp32 rounding) as {@link #gemv} stages x and sums x^2 over the row; each row's fp32 total
+     * is then multiplied by {@code rsqrtf(sum(x^2) / cols + eps)} (qs_rmsnorm's formula, another summation order).
+     * Not bitwise the two kernels: within {@code inv * (18 u_h S_y + 96 u B_y + (cols + 16) u M_y)} of the exact
+     * {@code inv * sum_c w4[r][c] y_c} (y = x * weight, inv the exact 1 / sqrt(mean(x^2) + eps), S and B the
+     * {@link #gemv} sums on y, M_y = sum_c |w4[r][c] y_c|; DeviceQ4MatrixFusedGpuTest). Graph-safe.
+     */
+    public void gemvRmsNorm(DeviceBuffer x, DeviceBuffer normWeight, float eps, DeviceBuffer out) {
+        launchFused(x, normWeight, eps, out, false);
+    }
+
+    /**
+     * hidden[j] = silu(g_j) * u_j with g = the first rows / 2 and u = the last rows / 2 outputs of
+     * {@link #gemvRmsNorm}: RMSNorm, the fused gate/up projection ([gate; up] stacked, gate rows first, rows = 2 ffn)
+     * and {@link CudaKernels#swigluRows} in one launch (kernel {@code <gemv kernel>_norm_swiglu}): each warp reduces
+     * gate rows j and up rows ffn + j and writes qs_silu_mul(g_j, u_j) into hidden fp32 [ffn]. Bitwise
+     * {@link #gemvRmsNorm} into a [2 ffn] vector followed by {@link CudaKernels#swigluRows}; the gate/up vector itself
+     * is never written. rows must be even; hidden must not overlap x.
+     */
+    public void gemvRmsNormSwiglu(DeviceBuffer x, DeviceBuffer normWeight, float eps, DeviceBuffer hidden) {
+        launchFused(x, normWeight, eps, hidden, true);
+    }
+
+    private void launchFused(DeviceBuffer x, DeviceBuffer normWeight, float eps, DeviceBuffer out, boolean swiglu) {
+        String shapes = name + ": 4-bit [" + rows + "][" + cols + "] x RMSNorm(" + x.name() + " f32[" + cols + "]) * "
+                + normWeight.name() + " bf16[" + cols + "], eps " + eps + " -> " + out.name() + " f32["
+                + (swiglu ? rows / 2 + "] (SwiGLU of gate/up)" : rows + "]");
+        checkFused(x, normWeight, eps, out, rows, cols, swiglu, shapes);
+        checkFusedAddresses(x.address(), normWeight.address(), out.address(), rows, cols, swiglu, shapes);
+        GemvKernel kernel = gemvKernelFor(rows, cols);
+        int warps = GEMV_THREADS / 32;
+        int grid = swiglu ? CudaKernels.ceilDiv(rows / 2, warps * (kernel.rowsPerWarp() / 2))
+                : CudaKernels.ceilDiv(rows, warps * kernel.rowsPerWarp());
+        try (KernelArgs args = new KernelArgs().buffer(codes).buffer(params).buffer(x).buffer(normWeight).f32(eps)
+                .buffer(out).i32(rows).i32(cols).i32(rowStride(cols)).i32(groupsPerRow(cols, groupSize))
+                .i32(groupSize / PIECE)) {
+            context.launch(kernel.kernel() + (swiglu ? "_norm_swiglu" : "_norm"), grid, 1, GEMV_THREADS, args, shapes);
+        }
+    }
+
+    /** The host-side checks of {@link #gemvRmsNorm} and {@link #gemvRmsNormSwiglu} on sizes and eps (no device needed). */
+    static void checkFused(DeviceBuffer x, DeviceBuffer normWeight, float eps, DeviceBuffer out, int rows, int cols,
+                           boolean swiglu, String shapes) {
+        if (swiglu && rows % 2 != 0) {
+            throw new IllegalArgumentException("the SwiGLU GEMV needs [gate; up] stacked: an even number of rows: " + shapes);
+        }
+        checkGemv(x, out, swiglu ? rows / 2 : rows, cols, shapes);
+        CudaKernels.require(normWeight, cols * 2L, shapes);
+        if (!(eps >= 0) || Float.isInfinite(eps)) {
+            throw new IllegalArgumentException("eps must be finite and not negative: " + shapes);
+        }
+    }
+
+    /**
+     * The address checks of the fused GEMVs: x 16-byte aligned (vector loads; the weight may be unaligned, the kernel
+     * then loads it element by element), and out disjoint from x and from the weight (every block reads all of them
+     * while other blocks write out).
+     */
+    static void checkFusedAddresses(long x, long normWeight, long out, int rows, int cols, boolean swiglu, String shapes) {
+        if ((x & 15) != 0) {
+            throw new IllegalArgumentException("x must be 16-byte aligned for the vector loads: " + shapes);
+        }
+        long outBytes = (swiglu ? rows / 2 : rows) * 4L;
+        if (overlap(x, cols * 4L, out, outBytes) || overlap(normWeight, cols * 2L, out, outBytes)) {
+            throw new IllegalArgumentException("out must not overlap x or the norm weight (every block reads them while "
+                    + "others write out): " + shapes);
+        }
+    }
+
+    private static boolean overlap(long a, long aBytes, long b, long bBytes) {
+        return a < b + bBytes && b < a + aBytes;
+    }
+
     /** A 4-bit GEMV entry point of q4gemv.cuh and the rows each of its warps reduces. */
     record GemvKernel(String kernel, int rowsPerWarp) {
     }
