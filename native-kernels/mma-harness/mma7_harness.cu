@@ -64,6 +64,8 @@ QS_QATTN7M_ENTRIES(128, 1, 1, 2, 91, 1, 4)
 // next to time (compiled, 0 spills, not yet run on the device): the default + values and their params by cp.async
 // one unit ahead (mode 4 with the lean loop): ncu run 3 puts 25 % of the stall samples on the value params' first use
 QS_QATTN7M_ENTRIES(128, 1, 1, 2, 29, 1, 4)
+QS_QATTN7M_ENTRIES(128, 1, 1, 2, 283, 1, 4)
+QS_QATTN7M_ENTRIES(128, 4, 4, 2, 283, 1, 4)
 QS_QATTN7M_ENTRIES(128, 4, 4, 2, 29, 1, 4)
 QS_QATTN7M_ENTRIES(128, 1, 1, 2, 147, 1, 4)
 QS_QATTN7M_ENTRIES(128, 1, 1, 2, 211, 1, 4)
@@ -122,8 +124,9 @@ struct Kern {
 static std::vector<Kern> allKernels() {
     std::vector<Kern> ks = {
         V7(128, 1, 1, 2, 0, 4), V7M(128, 1, 1, 2, 3, 1, 4), V7M(128, 1, 1, 2, 27, 1, 4), V7M(128, 1, 1, 2, 83, 1, 4),
-        V7M(128, 1, 1, 2, 91, 1, 4), V7M(128, 1, 1, 2, 29, 1, 4),
+        V7M(128, 1, 1, 2, 91, 1, 4), V7M(128, 1, 1, 2, 29, 1, 4), V7M(128, 1, 1, 2, 283, 1, 4),
         V7(128, 4, 4, 2, 0, 4), V7M(128, 4, 4, 2, 3, 1, 4), V7M(128, 4, 4, 2, 27, 1, 4), V7M(128, 4, 4, 2, 29, 1, 4),
+        V7M(128, 4, 4, 2, 283, 1, 4),
         V7(128, 2, 2, 2, 0, 4), V7(64, 1, 1, 2, 0, 4),
         V7(64, 2, 2, 2, 0, 4), V7(64, 4, 4, 2, 0, 4),
         V1(128, 1), V1(128, 4), V1(128, 2), V1(64, 1), V1(64, 4), V1(64, 2),
@@ -641,6 +644,17 @@ static void runBench(const char* jsonPath) {
                 if (k.ver == 3 && strstr(k.name, "c32")) continue;
                 if (k.ver != 7 && !(getenv("MMA7_ALL") && atoi(getenv("MMA7_ALL")))) continue;  // round 3: v7 only
                 if (only && strcmp(k.name, only)) continue;
+                // MMA7_LIST=a,b: kernels whose name contains one of these (round 4 A/B runs)
+                if (const char* lst = getenv("MMA7_LIST")) {
+                    bool keep = false;
+                    for (std::string rest = lst; !keep && !rest.empty();) {
+                        const size_t c = rest.find(',');
+                        const std::string tok = rest.substr(0, c);
+                        keep = !tok.empty() && strstr(k.name, tok.c_str()) != nullptr;
+                        rest = c == std::string::npos ? "" : rest.substr(c + 1);
+                    }
+                    if (!keep) continue;
+                }
                 const int slices = k.group / k.hpb;
                 const int resident = numSms() * occupancy((const void*)k.host);
                 const int java = std::min(9999, std::max(1, (resident + kvh * slices - 1) / (kvh * slices)));
@@ -652,6 +666,8 @@ static void runBench(const char* jsonPath) {
                 }
                 for (auto [sname, mc] : splits) {
                     if (only && strcmp(sname, "wave")) continue;
+                    // MMA7_ENGINE_SPLIT=1: only the engine's split (MHA 2wave, GQA wave)
+                    if (getenv("MMA7_ENGINE_SPLIT") && strcmp(sname, group == 1 ? "2wave" : "wave")) continue;
                     // round 3: the graph entry (the engine's path; split derived on the device) at wave and 2wave
                     const bool timeGraphEntry = k.graph && (!strcmp(sname, "wave") || !strcmp(sname, "2wave"));
                     for (int graphEntry = 0; graphEntry < (timeGraphEntry ? 2 : 1); ++graphEntry) {

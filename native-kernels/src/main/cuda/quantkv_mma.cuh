@@ -95,6 +95,34 @@ __device__ __forceinline__ void load_words(const uint8_t* p, uint32_t (&r)[W]) {
     }
 }
 
+__device__ __forceinline__ void cp16(void* smem, const void* gmem) {  // cp.async, 16 bytes, L2 only
+    const uint32_t a = (uint32_t)__cvta_generic_to_shared(smem);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(a), "l"(gmem));
+}
+__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;"); }
+template <int N>
+__device__ __forceinline__ void cp_wait() { asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory"); }
+
+// The mode of the f0 entries (QS_QATTN6_ENTRIES with PF = 0; bits of qs_qattn6_body's MODE, see there). Lean loop
+// round (bench-results/h200-2026-11-29-mma-verify-lean.md): 18 = lean loop + key params by cp.async, same bits as 0,
+// 1.08-1.12x on the Llama-2-7B layer and 1.05-1.20x on Llama-3.1-8B; 1 (split keys) and 32 (B in smem) lost.
+constexpr int DEFAULT_MODE = 18;
+
+// MODE & 256 (graph entries): the block's query rows are prefetched into L1 before the pass header is read, so the
+// header's load and the query's overlap (the host entries get the lengths as arguments). Cols = columns x HD floats.
+template <int HD, int GROUP, int HPB>
+__device__ __forceinline__ void prefetch_q(const float* q, int qRowStride, int nq, int cols) {
+    const int slice = blockIdx.x % (GROUP / HPB);
+    for (int idx = threadIdx.x * 32; idx < cols * HD; idx += THREADS * 32) {  // one 128-byte line each
+        const int col = idx / HD, d = idx % HD;
+        const int qi = col / HPB;
+        if (qi < nq) {
+            const float* a = q + (size_t)qi * qRowStride + (size_t)(blockIdx.y * GROUP + slice * HPB + col % HPB) * HD + d;
+            asm volatile("prefetch.global.L1 [%0];" ::"l"(a));
+        }
+    }
+}
+
 template <int W>
 __device__ __forceinline__ void load_halves(const __half* p, uint32_t (&r)[W]) {  // W words, W % 4 == 0
 #pragma unroll
@@ -111,7 +139,16 @@ __device__ __forceinline__ void load_halves(const __half* p, uint32_t (&r)[W]) {
 // empty: then it writes the neutral partial max = QS_ATTN_NO_SCORE, sum = 0, acc = 0).
 // TM: m-tiles (16 positions) per warp step in the quantized part. PF: software pipelining (the next step's codes
 // are loaded before the current step is computed; the next key group's params wait in registers).
-template <int HD, int GROUP, int HPB, int TM, bool PF>
+// MODE (bits, PF = 0 only; "Version 6, lean loop" in QUANTKV-NOTES.md): 16 = lean unit loop (as version 7 round 3):
+// the loads of a unit are constant offsets from one row pointer per plane (one 64-bit multiply-add per unit and
+// plane instead of one per load) and the key group comes from a counter (no division per unit); same bits.
+// 2 = the key params of the warp's groups go to shared memory by cp.async two groups ahead (two buffers per warp, no
+// registers), instead of an exposed __ldg at each group change; same bits. 1 = split-phase keys: the key codes of
+// unit u + 1 are loaded right after unit u's score MMAs (the key registers are dead then); same bits.
+// 32 = the key B fragments (NT * KS * 2 registers, 48 at HPB 4) live in shared memory (each lane its own 8 bytes
+// per (n-tile, k-slice), aliasing the merge buffer), read by LDS.64 before each key MMA: fewer registers (HPB 4:
+// 3 blocks/SM); same bits.
+template <int HD, int GROUP, int HPB, int TM, bool PF, int MODE = 0>
 __device__ __forceinline__ void qs_qattn6_body(
     const float* __restrict__ q, int qRowStride, const uint8_t* __restrict__ kUpper,
     const uint8_t* __restrict__ kLower, const uint8_t* __restrict__ vUpper, const uint8_t* __restrict__ vLower,
@@ -135,12 +172,21 @@ __device__ __forceinline__ void qs_qattn6_body(
     // smQ rows: channel d at d + 4 (d / (HD/4)), so the float4 reads of lanes (g, j) (channels j HD/4 + 8w..) of
     // rows g, g+1 fall on distinct banks (unpadded, all j and both rows hit the same 4 banks: 8-way conflicts)
     constexpr int QROW = HD + 16;
+    constexpr bool SPLIT = (MODE & 1) != 0, KASYNC = (MODE & 2) != 0, LEAN = (MODE & 16) != 0;
+    constexpr bool BQSM = (MODE & 32) != 0;
+    static_assert(MODE == 0 || !PF, "modes: PF = 0 only");
+    constexpr int RB = HD / 2;              // bytes of a position's codes (one plane)
+    constexpr int KPB = HD / 8 + 1;         // KASYNC: one float4 of skew per thread j's block of key params
 
     __shared__ __align__(16) float smQ[COLS][QROW];
     __shared__ float smMax[WARPS][COLS];
     __shared__ float smSum[WARPS][COLS];
-    __shared__ __align__(16) float smAcc[WARPS][8][SMP];  // the merge goes one n-tile at a time (HPB 4: 24 columns)
-    __shared__ __align__(16) float4 smKP[PF ? WARPS : 1][HD / 2];  // PF: a warp's current key group params
+    // the merge goes one n-tile at a time (HPB 4: 24 columns) through smAcc; BQSM: the B fragments before it
+    constexpr int ACCB = WARPS * 8 * SMP * 4, BQB = BQSM ? WARPS * NT * KS * 32 * 8 : 0;
+    __shared__ __align__(16) uint8_t smRaw[ACCB > BQB ? ACCB : BQB];
+    auto& smAcc = *reinterpret_cast<float (*)[WARPS][8][SMP]>(smRaw);
+    __shared__ __align__(16) float4 smKP[PF ? WARPS : 1][PF ? HD / 2 : 1];  // PF: a warp's current key group params
+    __shared__ __align__(16) float4 smKA[KASYNC ? 2 * WARPS : 1][KASYNC ? 4 * KPB : 1];  // KASYNC: 2 groups a warp
 
     const int slice = blockIdx.x % SLICES;
     const int kvHead = blockIdx.y;
@@ -162,6 +208,19 @@ __device__ __forceinline__ void qs_qattn6_body(
     float acc[MT][NT][4];
     float runMax[NT][2], runSum[NT][2], base[NT][2], bias[NT][2];
     uint32_t bq[NT][KS][2];
+    uint2* const smB = reinterpret_cast<uint2*>(smRaw) + warp * NT * KS * 32 + lane;  // BQSM: [nt][ks] x 32 lanes
+    auto setB = [&](int nt, int ks, uint32_t lo, uint32_t hi) {
+        if constexpr (BQSM) {
+            smB[(nt * KS + ks) * 32] = make_uint2(lo, hi);
+        } else {
+            bq[nt][ks][0] = lo;
+            bq[nt][ks][1] = hi;
+        }
+    };
+    auto getB = [&](int nt, int ks) -> uint2 {
+        if constexpr (BQSM) return smB[(nt * KS + ks) * 32];
+        else return make_uint2(bq[nt][ks][0], bq[nt][ks][1]);
+    };
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) {
 #pragma unroll
@@ -240,7 +299,26 @@ __device__ __forceinline__ void qs_qattn6_body(
             uint32_t ku[TM][2][KW], kl[TM][2][KW], vu[TM][4][VW], vl[TM][4][VW];
             float2 vp[TM][2];
         };
+        // LEAN: row pointers of this thread's first row (g for keys and value params, 2j for value codes)
+        const uint8_t* kUg = kUr + g * RB;
+        const uint8_t* kLg = kLr + g * RB;
+        const uint8_t* vUj = vUr + 2 * j * RB;
+        const uint8_t* vLj = vLr + 2 * j * RB;
+        const float2* vPg = vP + g;
         auto loadKeys = [&](Loads& L, int p0) {
+            if constexpr (LEAN) {
+                const size_t o = (size_t)p0 * RB;
+                const uint8_t* bu = kUg + o;
+                const uint8_t* bl = kLg + o;
+#pragma unroll
+                for (int mt = 0; mt < TM; ++mt)
+#pragma unroll
+                    for (int r = 0; r < 2; ++r) {
+                        load_words<KW, STREAM>(bu + (16 * mt + 8 * r) * RB, L.ku[mt][r]);
+                        load_words<KW, STREAM>(bl + (16 * mt + 8 * r) * RB, L.kl[mt][r]);
+                    }
+                return;
+            }
 #pragma unroll
             for (int mt = 0; mt < TM; ++mt) {
 #pragma unroll
@@ -252,6 +330,24 @@ __device__ __forceinline__ void qs_qattn6_body(
             }
         };
         auto loadValues = [&](Loads& L, int p0) {
+            if constexpr (LEAN) {
+                const size_t o = (size_t)p0 * RB;
+                const uint8_t* bu = vUj + o;
+                const uint8_t* bl = vLj + o;
+                const float2* bp = vPg + p0;
+#pragma unroll
+                for (int mt = 0; mt < TM; ++mt) {
+#pragma unroll
+                    for (int r = 0; r < 2; ++r) L.vp[mt][r] = __ldg(bp + 16 * mt + 8 * r);
+#pragma unroll
+                    for (int i = 0; i < 4; ++i) {
+                        const int off = (16 * mt + (i & 1) + 8 * (i >> 1)) * RB;
+                        load_words<VW, STREAM>(bu + off, L.vu[mt][i]);
+                        load_words<VW, STREAM>(bl + off, L.vl[mt][i]);
+                    }
+                }
+                return;
+            }
 #pragma unroll
             for (int mt = 0; mt < TM; ++mt) {
 #pragma unroll
@@ -279,6 +375,32 @@ __device__ __forceinline__ void qs_qattn6_body(
         }
         Loads cur;
         if (PF && u0 < u1) loadUnit(cur, qStart + u0 * UNIT);
+        if (SPLIT && u0 < u1) loadKeys(cur, qStart + u0 * UNIT);
+        // LEAN: the unit's key group by a counter: grpL, positions left in it leftL
+        int grpL = 0, leftL = 0;
+        if (LEAN && u0 < u1) {
+            grpL = (qStart + u0 * UNIT) / groupSize;
+            leftL = groupSize - (qStart + u0 * UNIT - grpL * groupSize);
+        }
+        // KASYNC: group gr's params go to smKA[2 * warp + (gr & 1)] (skewed: thread j's HD/8 float4 then one spare);
+        // the first two groups now, group gr + 2 once group gr's have been read; only groups the warp's units reach
+        const int pEnd = qStart + u1 * UNIT;
+        auto kpAsync = [&](int gr) {
+            if (gr * groupSize < pEnd) {
+#pragma unroll
+                for (int i = 0; i < KPF; ++i) {
+                    const int e = i * 32 + lane;
+                    cp16(&smKA[2 * warp + (gr & 1)][(e / (HD / 8)) * KPB + e % (HD / 8)],
+                         kpAll + (size_t)gr * (HD / 2) + e);
+                }
+            }
+            cp_commit();
+        };
+        if (KASYNC && u0 < u1) {
+            const int g0 = (qStart + u0 * UNIT) / groupSize;
+            kpAsync(g0);
+            kpAsync(g0 + 1);
+        }
         int curGroup = -1;
         for (int u = u0; u < u1; ++u) {
             const int p0 = qStart + u * UNIT;
@@ -286,6 +408,8 @@ __device__ __forceinline__ void qs_qattn6_body(
             Loads nxt;
             if constexpr (PF) {
                 if (u + 1 < u1) loadUnit(nxt, p0 + UNIT);
+            } else if constexpr (SPLIT) {
+                loadValues(cur, p0);  // the keys: since the previous unit's scores
             } else {
                 loadUnit(cur, p0);
             }
@@ -295,11 +419,28 @@ __device__ __forceinline__ void qs_qattn6_body(
             auto& vl = cur.vl;
             auto& vp = cur.vp;
             // ---- the key group's query weights and bias (when the group changes)
-            const int grp = p0 / groupSize;
-            if (grp != curGroup) {
+            int grp;
+            bool newGroup;
+            if constexpr (LEAN) {
+                newGroup = u == u0 || leftL == 0;
+                if (leftL == 0) {
+                    ++grpL;
+                    leftL = groupSize;
+                }
+                leftL -= UNIT;
+                grp = grpL;
+            } else {
+                grp = p0 / groupSize;
+                newGroup = grp != curGroup;
+            }
+            if (newGroup) {
                 curGroup = grp;
                 const float4* kp;
-                if constexpr (PF) {
+                if constexpr (KASYNC) {
+                    cp_wait<1>();  // this group's copy (the most recent one is the next group's)
+                    __syncwarp();
+                    kp = &smKA[2 * warp + (grp & 1)][j * KPB];
+                } else if constexpr (PF) {
                     __syncwarp();
 #pragma unroll
                     for (int i = 0; i < KPF; ++i) smKP[warp][i * 32 + lane] = kpre[i];
@@ -321,7 +462,7 @@ __device__ __forceinline__ void qs_qattn6_body(
                     float sc[8], off[8];
 #pragma unroll
                     for (int i = 0; i < 4; ++i) {
-                        const float4 p = PF ? kp[4 * w + i] : __ldg(kp + 4 * w + i);  // (s, m): channels 8w+2i, 8w+2i+1
+                        const float4 p = PF || KASYNC ? kp[4 * w + i] : __ldg(kp + 4 * w + i);  // (s, m): channels 8w+2i, 8w+2i+1
                         sc[2 * i] = p.x * 0.0625f;
                         off[2 * i] = fmaf(7.5f, p.x, p.y);
                         sc[2 * i + 1] = p.z * 0.0625f;
@@ -336,12 +477,10 @@ __device__ __forceinline__ void qs_qattn6_body(
                         float wv[8];
 #pragma unroll
                         for (int c = 0; c < 8; ++c) wv[c] = x[c] * sc[c];
-                        bq[nt][2 * w][0] = pack_half2(wv[0], wv[2]);
-                        bq[nt][2 * w][1] = pack_half2(wv[4], wv[6]);
-                        bq[nt][2 * w + 1][0] = pack_half2(wv[1], wv[3]);
-                        bq[nt][2 * w + 1][1] = pack_half2(wv[5], wv[7]);
-                        const uint32_t hw[4] = {bq[nt][2 * w][0], bq[nt][2 * w][1], bq[nt][2 * w + 1][0],
-                                                bq[nt][2 * w + 1][1]};
+                        const uint32_t hw[4] = {pack_half2(wv[0], wv[2]), pack_half2(wv[4], wv[6]),
+                                                pack_half2(wv[1], wv[3]), pack_half2(wv[5], wv[7])};
+                        setB(nt, 2 * w, hw[0], hw[1]);
+                        setB(nt, 2 * w + 1, hw[2], hw[3]);
                         float b = bpart[nt];
 #pragma unroll
                         for (int c = 0; c < 8; ++c) b = fmaf(x[c], off[c], b);
@@ -361,6 +500,10 @@ __device__ __forceinline__ void qs_qattn6_body(
                     b += __shfl_xor_sync(QS_FULL_MASK, b, 2);  // column nt*8 + g, in all 4 lanes of row g
                     bias[nt][0] = __shfl_sync(QS_FULL_MASK, b, 8 * j);
                     bias[nt][1] = __shfl_sync(QS_FULL_MASK, b, 8 * j + 4);
+                }
+                if constexpr (KASYNC) {
+                    __syncwarp();  // every lane has read this group's buffer: it takes group grp + 2
+                    kpAsync(grp + 2);
                 }
             }
             // ---- scores
@@ -384,10 +527,14 @@ __device__ __forceinline__ void qs_qattn6_body(
 #pragma unroll
                     for (int nt = 0; nt < NT; ++nt) {
                         if (nt >= ntUsed) continue;
-                        mma16816(s[mt][nt], ae0, ae1, ae2, ae3, bq[nt][2 * w][0], bq[nt][2 * w][1]);
-                        mma16816(s[mt][nt], ao0, ao1, ao2, ao3, bq[nt][2 * w + 1][0], bq[nt][2 * w + 1][1]);
+                        const uint2 be = getB(nt, 2 * w), bo = getB(nt, 2 * w + 1);
+                        mma16816(s[mt][nt], ae0, ae1, ae2, ae3, be.x, be.y);
+                        mma16816(s[mt][nt], ao0, ao1, ao2, ao3, bo.x, bo.y);
                     }
                 }
+            }
+            if constexpr (SPLIT) {
+                if (u + 1 < u1) loadKeys(cur, p0 + UNIT);  // the key registers are dead: next unit's keys
             }
             rescale(s);
             // ---- probabilities (value scale folded in) and O^T += V^T P^T
@@ -447,10 +594,8 @@ __device__ __forceinline__ void qs_qattn6_body(
         for (int nt = 0; nt < NT; ++nt) {
             const float* qr = &smQ[nt * 8 + g][j * (HD / 4 + 4)];
 #pragma unroll
-            for (int s = 0; s < KS; ++s) {
-                bq[nt][s][0] = pack_half2(qr[4 * s], qr[4 * s + 1]);
-                bq[nt][s][1] = pack_half2(qr[4 * s + 2], qr[4 * s + 3]);
-            }
+            for (int s = 0; s < KS; ++s)
+                setB(nt, s, pack_half2(qr[4 * s], qr[4 * s + 1]), pack_half2(qr[4 * s + 2], qr[4 * s + 3]));
         }
         const __half* kB = bufK + (size_t)kvHead * bufCapacity * HD + j * (HD / 4);
         const __half* vB = bufV + (size_t)kvHead * bufCapacity * HD + g * (HD / 8);
@@ -463,11 +608,14 @@ __device__ __forceinline__ void qs_qattn6_body(
                 const int row = r0 + g + 8 * r;
                 load_halves<HD / 8>(kB + (size_t)(row < nRows ? row : 0) * HD, kw[r]);
             }
+            auto loadV = [&]() {
 #pragma unroll
-            for (int i = 0; i < 4; ++i) {
-                const int row = r0 + 2 * j + (i & 1) + 8 * (i >> 1);
-                load_halves<HD / 16>(vB + (size_t)(row < nRows ? row : 0) * HD, vw[i]);
-            }
+                for (int i = 0; i < 4; ++i) {
+                    const int row = r0 + 2 * j + (i & 1) + 8 * (i >> 1);
+                    load_halves<HD / 16>(vB + (size_t)(row < nRows ? row : 0) * HD, vw[i]);
+                }
+            };
+            if constexpr (!BQSM) loadV();  // BQSM (fewer registers): after the scores
             float s[1][NT][4];
 #pragma unroll
             for (int nt = 0; nt < NT; ++nt) {
@@ -475,9 +623,10 @@ __device__ __forceinline__ void qs_qattn6_body(
                 for (int i = 0; i < 4; ++i) s[0][nt][i] = 0.0f;
                 if (nt >= ntUsed) continue;
 #pragma unroll
-                for (int ks = 0; ks < KS; ++ks)
-                    mma16816(s[0][nt], kw[0][2 * ks], kw[1][2 * ks], kw[0][2 * ks + 1], kw[1][2 * ks + 1],
-                             bq[nt][ks][0], bq[nt][ks][1]);
+                for (int ks = 0; ks < KS; ++ks) {
+                    const uint2 b = getB(nt, ks);
+                    mma16816(s[0][nt], kw[0][2 * ks], kw[1][2 * ks], kw[0][2 * ks + 1], kw[1][2 * ks + 1], b.x, b.y);
+                }
 #pragma unroll
                 for (int i = 0; i < 4; ++i) {
                     const int row = r0 + g + 8 * (i >> 1);
@@ -485,6 +634,7 @@ __device__ __forceinline__ void qs_qattn6_body(
                     if (qi >= nq || row > lastVisible + qi) s[0][nt][i] = -INFINITY;
                 }
             }
+            if constexpr (BQSM) loadV();
             rescale(s);
             uint32_t bp[NT][2];
 #pragma unroll
@@ -517,6 +667,7 @@ __device__ __forceinline__ void qs_qattn6_body(
 
     // ---- merge the 4 warps (the value offsets join the accumulators) and write the partials, one n-tile at a
     // time (8 columns of smAcc: 24 columns of 4 warps would pass the 48 KB of static shared memory)
+    if constexpr (BQSM) __syncthreads();  // smAcc aliases the B fragments of warps that may still be in their loop
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) {
         if (nt >= ntUsed) break;  // block-uniform: no real query past here
@@ -586,8 +737,8 @@ __device__ __forceinline__ int qs6_chunk_len(int quantized, int maxChunks, int g
 //     nKvHeads): chunk c < maxChunks covers the c-th chunk of the host split of header[1] (neutral partial if
 //     none), chunk maxChunks the buffer. Partials [nq * nHeads][maxChunks + 1][HD]; combine with
 //     qs_attn_combine(..., numChunks = maxChunks + 1, headDim, lastPosition = nullptr, 0) over nq * nHeads rows.
-#define QS_QATTN6_ENTRIES(HD, G, HPB, TM, PF, MINB)                                                                \
-    extern "C" __global__ void __launch_bounds__(qs6::THREADS, MINB) qs_qattn6_b8_h##HD##_g##G##_p##HPB##_q5_t##TM##_f##PF##_b##MINB(\
+#define QS_QATTN6_DEF(HD, G, HPB, TM, PF, MINB, HNAME, GNAME, MODE)                                                \
+    extern "C" __global__ void __launch_bounds__(qs6::THREADS, MINB) HNAME(\
         const float* __restrict__ q, const uint8_t* __restrict__ kUpper, const uint8_t* __restrict__ kLower,   \
         const uint8_t* __restrict__ vUpper, const uint8_t* __restrict__ vLower,                               \
         const float2* __restrict__ kParams, const float2* __restrict__ vParams,                               \
@@ -606,12 +757,12 @@ __device__ __forceinline__ int qs6_chunk_len(int quantized, int maxChunks, int g
             bufRow0 = bufLen - queries - firstQuery;                                                          \
         }                                                                                                     \
         const int qs = min(chunk * chunkLen, quantized);                                                      \
-        qs_qattn6_body<HD, G, HPB, TM, PF>(q, qRowStride, kUpper, kLower, vUpper, vLower, kParams, vParams, bufK,  \
+        qs_qattn6_body<HD, G, HPB, TM, PF, MODE>(q, qRowStride, kUpper, kLower, vUpper, vLower, kParams, vParams, bufK,  \
                                        bufV, partialAcc, partialMax, partialSum, chunk == numChunks - 1, qs,  \
                                        min(qs + chunkLen, quantized), chunk, numChunks, bufRow0, firstQuery,  \
                                        queries, capacity, maxGroups, bufCapacity, groupSize, scaleLog2);      \
     }                                                                                                         \
-    extern "C" __global__ void __launch_bounds__(qs6::THREADS, MINB) qs_qattn6g_b8_h##HD##_g##G##_p##HPB##_t##TM##_f##PF##_b##MINB(\
+    extern "C" __global__ void __launch_bounds__(qs6::THREADS, MINB) GNAME(\
         const float* __restrict__ q, const uint8_t* __restrict__ kUpper, const uint8_t* __restrict__ kLower,   \
         const uint8_t* __restrict__ vUpper, const uint8_t* __restrict__ vLower,                               \
         const float2* __restrict__ kParams, const float2* __restrict__ vParams,                               \
@@ -619,17 +770,26 @@ __device__ __forceinline__ int qs6_chunk_len(int quantized, int maxChunks, int g
         float* __restrict__ partialMax, float* __restrict__ partialSum, const int* __restrict__ header,       \
         int firstQuery, int nq, int qRowStride, int capacity, int maxGroups, int bufCapacity, int groupSize,  \
         int valueGroupSize, int maxChunks, float scaleLog2) {                                                 \
+        if ((MODE) & 256) qs6::prefetch_q<HD, G, HPB>(q, qRowStride, nq, 8 * qs6::ntiles(HPB));              \
         const int chunk = blockIdx.x / ((G) / (HPB));                                                         \
         const int quantized = header[1];                                                                      \
         const int chunkLen = qs6_chunk_len(quantized, maxChunks, groupSize);                                  \
         const bool isBuffer = chunk == maxChunks;                                                             \
         const int qs = min(chunk * chunkLen, quantized);                                                      \
-        qs_qattn6_body<HD, G, HPB, TM, PF>(q, qRowStride, kUpper, kLower, vUpper, vLower, kParams, vParams, bufK,  \
+        qs_qattn6_body<HD, G, HPB, TM, PF, MODE>(q, qRowStride, kUpper, kLower, vUpper, vLower, kParams, vParams, bufK,  \
                                        bufV, partialAcc, partialMax, partialSum, isBuffer, qs,                \
                                        min(qs + chunkLen, quantized), chunk, maxChunks + 1, header[2],        \
                                        firstQuery, nq, capacity, maxGroups, bufCapacity, groupSize,          \
                                        scaleLog2);                                                            \
     }
+// the engine's names: f0 runs qs6::DEFAULT_MODE, f1 (register prefetch) mode 0
+#define QS_QATTN6_ENTRIES(HD, G, HPB, TM, PF, MINB)                                                                \
+    QS_QATTN6_DEF(HD, G, HPB, TM, PF, MINB, qs_qattn6_b8_h##HD##_g##G##_p##HPB##_q5_t##TM##_f##PF##_b##MINB,       \
+                  qs_qattn6g_b8_h##HD##_g##G##_p##HPB##_t##TM##_f##PF##_b##MINB, (PF) ? 0 : qs6::DEFAULT_MODE)
+// explicit MODE M, PF = 0 (harness variants): qs_qattn6_b8_h{HD}_g{G}_p{HPB}_q5_t{TM}_m{M}_b{MINB} / qs_qattn6g_.._m{M}_b{MINB}
+#define QS_QATTN6M_ENTRIES(HD, G, HPB, TM, M, MINB)                                                                \
+    QS_QATTN6_DEF(HD, G, HPB, TM, 0, MINB, qs_qattn6_b8_h##HD##_g##G##_p##HPB##_q5_t##TM##_m##M##_b##MINB,         \
+                  qs_qattn6g_b8_h##HD##_g##G##_p##HPB##_t##TM##_m##M##_b##MINB, M)
 
 QS_QATTN6_ENTRIES(128, 1, 1, 2, 0, 3)
 QS_QATTN6_ENTRIES(128, 1, 1, 1, 0, 4)
@@ -1478,6 +1638,7 @@ __device__ __forceinline__ void qs_qattn7_body(
         float* __restrict__ partialMax, float* __restrict__ partialSum, const int* __restrict__ header,       \
         int firstQuery, int nq, int qRowStride, int capacity, int maxGroups, int bufCapacity, int groupSize,  \
         int valueGroupSize, int maxChunks, float scaleLog2) {                                                 \
+        if ((MODE) & 256) qs6::prefetch_q<HD, G, HPB>(q, qRowStride, nq, 8);                                 \
         const int chunk = blockIdx.x / ((G) / (HPB));                                                         \
         const int quantized = header[1];                                                                      \
         const int chunkLen = qs6_chunk_len(quantized, maxChunks, groupSize);                                  \
