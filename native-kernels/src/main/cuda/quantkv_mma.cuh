@@ -147,7 +147,8 @@ __device__ __forceinline__ void load_halves(const __half* p, uint32_t (&r)[W]) {
 // unit u + 1 are loaded right after unit u's score MMAs (the key registers are dead then); same bits.
 // 32 = the key B fragments (NT * KS * 2 registers, 48 at HPB 4) live in shared memory (each lane its own 8 bytes
 // per (n-tile, k-slice), aliasing the merge buffer), read by LDS.64 before each key MMA: fewer registers (HPB 4:
-// 3 blocks/SM); same bits.
+// 3 blocks/SM); same bits. 4 = the bias's -1152 sum_c B_c by KS HMMAs per n-tile against A = 1.0 (fp32 sums of the
+// fp16 B; columns stay independent) instead of 2 conversions and 2 FFMA per channel pair per lane: other bits.
 template <int HD, int GROUP, int HPB, int TM, bool PF, int MODE = 0>
 __device__ __forceinline__ void qs_qattn6_body(
     const float* __restrict__ q, int qRowStride, const uint8_t* __restrict__ kUpper,
@@ -174,6 +175,7 @@ __device__ __forceinline__ void qs_qattn6_body(
     constexpr int QROW = HD + 16;
     constexpr bool SPLIT = (MODE & 1) != 0, KASYNC = (MODE & 2) != 0, LEAN = (MODE & 16) != 0;
     constexpr bool BQSM = (MODE & 32) != 0;
+    constexpr bool BMMA = (MODE & 4) != 0;
     static_assert(MODE == 0 || !PF, "modes: PF = 0 only");
     constexpr int RB = HD / 2;              // bytes of a position's codes (one plane)
     constexpr int KPB = HD / 8 + 1;         // KASYNC: one float4 of skew per thread j's block of key params
@@ -485,7 +487,7 @@ __device__ __forceinline__ void qs_qattn6_body(
 #pragma unroll
                         for (int c = 0; c < 8; ++c) b = fmaf(x[c], off[c], b);
 #pragma unroll
-                        for (int k = 0; k < 4; ++k) {
+                        for (int k = 0; k < 4 && !BMMA; ++k) {
                             const float2 f = unpack_half2(hw[k]);
                             b = fmaf(-1152.0f, f.x, b);
                             b = fmaf(-1152.0f, f.y, b);
@@ -500,6 +502,17 @@ __device__ __forceinline__ void qs_qattn6_body(
                     b += __shfl_xor_sync(QS_FULL_MASK, b, 2);  // column nt*8 + g, in all 4 lanes of row g
                     bias[nt][0] = __shfl_sync(QS_FULL_MASK, b, 8 * j);
                     bias[nt][1] = __shfl_sync(QS_FULL_MASK, b, 8 * j + 4);
+                    if constexpr (BMMA) {  // D = 1 B: every row holds sum_k B[k][col], [e] = column 2j + e
+                        const uint32_t one = 0x3C003C00u;
+                        float d[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+                        for (int ks = 0; ks < KS; ++ks) {
+                            const uint2 bb = getB(nt, ks);
+                            mma16816(d, one, one, one, one, bb.x, bb.y);
+                        }
+                        bias[nt][0] = fmaf(-1152.0f, d[0], bias[nt][0]);
+                        bias[nt][1] = fmaf(-1152.0f, d[1], bias[nt][1]);
+                    }
                 }
                 if constexpr (KASYNC) {
                     __syncwarp();  // every lane has read this group's buffer: it takes group grp + 2
