@@ -321,8 +321,11 @@ __device__ __forceinline__ void qs_gemv_bf16_smem_body(const __nv_bfloat16* __re
 //   n1           x in shared memory, R 2, U 4: 0.95-1.0x the best single-vector kernel at every shape
 //   n2           R 2, U 4 (unchanged: within 5% of the best measured at every shape)
 //   n3 .. n9     R 4, U 1: at n = 5 1.2-1.4x faster than the former R 2, U 2; n != 5 not measured
-//   n5_r8u1      R 8, U 1: n = 5 at 12288 x 4096 (one wave of 384 blocks where R 4 needs 1.45 waves)
-//   n5_r8u2      R 8, U 2: n = 5 at cols > 4096 and at 4096 x 4096
+//   n5_r8u1      R 8, U 1: n = 5 at 8192 < rows <= 24576 (Llama-2-7B qkv and gate/up)
+//   n5_r4u2      R 4, U 2: n = 5 at every other shape (o, down, Llama-3.1-8B qkv and gate/up, lm heads)
+// The n = 5 choice is from a 32-layer verification-pass chain in one CUDA graph with programmatic launch
+// (gemv-harness/verify_chain.cu, H200, 2026-11-29 19:25 UTC): 1.07x the isolated tuning's R8 U2 / R4 U1 picks,
+// whose o and down ran 128 blocks of R 8 at ~48% of the copy rate inside a pass.
 // Each entry NAME also has NAME_acc: out[j][r] += W[r] . x[j] (the projection and the residual add of a
 // pass in one kernel; bitwise the plain entry into a scratch vector followed by qs_add_inplace, since the
 // same total meets the same single fp32 add). out must not alias W or x.
@@ -359,4 +362,4 @@ QS_GEMV_MULTI_ENTRY(qs_gemv_bf16_n7, 7, 4, 1)
 QS_GEMV_MULTI_ENTRY(qs_gemv_bf16_n8, 8, 4, 1)
 QS_GEMV_MULTI_ENTRY(qs_gemv_bf16_n9, 9, 4, 1)
 QS_GEMV_MULTI_ENTRY(qs_gemv_bf16_n5_r8u1, 5, 8, 1)
-QS_GEMV_MULTI_ENTRY(qs_gemv_bf16_n5_r8u2, 5, 8, 2)
+QS_GEMV_MULTI_ENTRY(qs_gemv_bf16_n5_r4u2, 5, 4, 2)

@@ -125,17 +125,18 @@ public final class CudaKernels {
      * The multi-vector kernel for n vectors at this shape, measured on an H200 (2026-11-29,
      * native-kernels/bench-results/h200-2026-11-29-gemv-tuning.md). All of them accumulate in the same
      * order, so the choice never changes a bit of the result. n = 1: x staged in shared memory, 2 rows
-     * per warp (0.95-1.0x the best single-vector kernel); n = 2: 2 rows per warp; n = 5: 8 rows per warp
-     * and 2 pieces in flight for wide matrices (cols > 4096) and 4096 x 4096, 8 rows and 1 piece at
-     * 12288 x 4096 (one wave of blocks where 4 rows need 1.45), else 4 rows and 1 piece; other n: 4 rows
-     * per warp, 1 piece (not measured; the n = 5 trend).
+     * per warp (0.95-1.0x the best single-vector kernel); n = 2: 2 rows per warp; n = 5 (a γ = 4
+     * verification): 8 rows per warp and 1 piece in flight for 8192 < rows <= 24576, else 4 rows and 2
+     * pieces, picked in a 32-layer verification-pass chain with programmatic launch
+     * (native-kernels/gemv-harness/verify_chain.cu: 1.07x the isolated picks at both 7B shapes); other n:
+     * 4 rows per warp, 1 piece (not measured).
      */
     static MultiGemv multiGemvFor(int rows, int cols, int n) {
         if (n == 1) return new MultiGemv("qs_gemv_bf16_n1", 2);
         if (n == 2) return new MultiGemv("qs_gemv_bf16_n2", 2);
         if (n == 5) {
-            if (cols > 4096 || rows <= 4096) return new MultiGemv("qs_gemv_bf16_n5_r8u2", 8);
-            if (rows > 8192 && rows <= 16384) return new MultiGemv("qs_gemv_bf16_n5_r8u1", 8);
+            return rows > 8192 && rows <= 24576 ? new MultiGemv("qs_gemv_bf16_n5_r8u1", 8)
+                    : new MultiGemv("qs_gemv_bf16_n5_r4u2", 4);
         }
         return new MultiGemv("qs_gemv_bf16_n" + n, 4);
     }

@@ -46,7 +46,7 @@ class PassKernelsGpuTest {
 
     @ParameterizedTest(name = "W[{0}][{1}] x {2} vectors")
     @CsvSource({"1, 8, 1", "7, 256, 9", "33, 1000, 5", "1023, 4104, 5", "517, 1001, 3", "4097, 4096, 2", "3, 11008, 9",
-            "65, 2056, 7", "31, 200, 4", "9, 77, 6", "130, 512, 8"})
+            "65, 2056, 7", "31, 200, 4", "9, 77, 6", "130, 512, 8", "9001, 264, 5"})
     void should_give_each_vector_the_bits_of_the_single_vector_gemv(int rows, int cols, int n) {
         // given bf16 weights and n vectors (cols 1001 and 77: the scalar path; 1000, 200, 4104: a partial unroll)
         short[] w = randomBf16(rows * cols, 0.5f);

@@ -13,7 +13,7 @@ class ProgrammaticLaunchTest {
     @Test
     void should_allow_the_pass_kernels_that_wait_for_the_prior_grid() {
         assumeTrue(!ProgrammaticLaunch.load(ProgrammaticLaunch.RESOURCE).isEmpty(), "kernels not built (no nvcc)");
-        for (String kernel : new String[] {"qs_rmsnorm", "qs_gemv_bf16_n5_r8u2_acc", "qs_gemv_bf16_r1_acc",
+        for (String kernel : new String[] {"qs_rmsnorm", "qs_gemv_bf16_n5_r4u2_acc", "qs_gemv_bf16_r1_acc",
                 "qs_q4_gemv_h2_r2u2_acc", "qs_rope_append_rows", "qs_rope_kv_append_f16", "qs_attn_partial_h128_g4_u8",
                 "qs_attn_combine", "qs_swiglu_rows", "qs_argmax_rows", "qs_prefill_embedding_bf16", "qs_round_header",
                 "qs_q4_gemv_h2_r4u2_norm", "qs_q4_gemv_h2_r4u2_norm_swiglu"}) {
