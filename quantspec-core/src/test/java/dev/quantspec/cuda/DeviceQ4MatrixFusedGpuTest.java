@@ -1,5 +1,12 @@
 package dev.quantspec.cuda;
 
+import static dev.quantspec.cuda.GpuTestData.bits;
+import static dev.quantspec.cuda.GpuTestData.poisoned;
+import static dev.quantspec.cuda.GpuTestData.randomBf16;
+import static dev.quantspec.cuda.GpuTestData.randomFloats;
+import static dev.quantspec.cuda.GpuTestData.upload;
+import static dev.quantspec.cuda.GpuTestData.within;
+
 import dev.quantspec.quant.Q4Matrix;
 import dev.quantspec.tensor.ArrayMatrix;
 import org.junit.jupiter.api.AfterAll;
@@ -46,11 +53,11 @@ class DeviceQ4MatrixFusedGpuTest {
             "46, 4100, 128, 40", "8194, 256, 128, 1", "16386, 72, 32, 1"})
     void should_apply_the_rms_norm_and_the_swiglu_within_the_derived_bound(int rows, int cols, int groupSize, float xScale) {
         // given a 4-bit matrix, a residual stream x and a bf16 norm weight (both signs, 0.5 .. 1.5 in magnitude)
-        short[] w = randomBf16(rows * cols, 0.7f);
+        short[] w = randomBf16(random, rows * cols, 0.7f);
         float[] wf = new float[w.length];
         for (int i = 0; i < w.length; i++) wf[i] = HalfFloats.bf16ToFloat(w[i]);
         Q4Matrix cpu = Q4Matrix.quantize(new ArrayMatrix(rows, cols, wf), groupSize);
-        float[] x = randomFloats(cols, xScale);
+        float[] x = randomFloats(random, cols, xScale);
         if (cols > 10) x[3] = 50 * xScale;  // an outlier
         short[] nw = new short[cols];
         for (int c = 0; c < cols; c++) {
@@ -59,11 +66,11 @@ class DeviceQ4MatrixFusedGpuTest {
         }
         float eps = 1e-5f;
         int ffn = rows / 2;
-        try (DeviceBuffer dW = upload("W", w);
+        try (DeviceBuffer dW = upload(context, "W", w);
              DeviceQ4Matrix gpu = DeviceQ4Matrix.quantize(context, "test", dW, rows, cols, groupSize);
-             DeviceBuffer dX = upload("x", x); DeviceBuffer dNw = upload("norm weight", nw);
-             DeviceBuffer out = poisoned("out", rows * 4L); DeviceBuffer hidden = poisoned("hidden", Math.max(1, ffn) * 4L);
-             DeviceBuffer want = poisoned("swiglu of out", Math.max(1, ffn) * 4L)) {
+             DeviceBuffer dX = upload(context, "x", x); DeviceBuffer dNw = upload(context, "norm weight", nw);
+             DeviceBuffer out = poisoned(context, "out", rows * 4L); DeviceBuffer hidden = poisoned(context, "hidden", Math.max(1, ffn) * 4L);
+             DeviceBuffer want = poisoned(context, "swiglu of out", Math.max(1, ffn) * 4L)) {
             // when
             gpu.gemvRmsNorm(dX, dNw, eps, out);
             float[] got = out.downloadFloats(rows);
@@ -122,47 +129,5 @@ class DeviceQ4MatrixFusedGpuTest {
                 assertThat((double) h[j]).as("hidden %d vs exact", j).isCloseTo(sg * u, within(tol));
             }
         }
-    }
-
-    // ---------------------------------------------------------------- helpers
-
-    private float[] randomFloats(int n, float scale) {
-        float[] v = new float[n];
-        for (int i = 0; i < n; i++) v[i] = (float) (random.nextDouble() * 2 - 1) * scale;
-        return v;
-    }
-
-    private short[] randomBf16(int n, float scale) {
-        short[] v = new short[n];
-        for (int i = 0; i < n; i++) v[i] = HalfFloats.floatToBf16((float) (random.nextDouble() * 2 - 1) * scale);
-        return v;
-    }
-
-    private static int[] bits(float[] values) {
-        int[] b = new int[values.length];
-        for (int i = 0; i < b.length; i++) b[i] = Float.floatToRawIntBits(values[i]);
-        return b;
-    }
-
-    private static DeviceBuffer upload(String name, float[] values) {
-        DeviceBuffer b = context.allocate(name, values.length * 4L);
-        b.upload(values);
-        return b;
-    }
-
-    private static DeviceBuffer upload(String name, short[] values) {
-        DeviceBuffer b = context.allocate(name, values.length * 2L);
-        b.upload(values);
-        return b;
-    }
-
-    private static DeviceBuffer poisoned(String name, long bytes) {
-        DeviceBuffer b = context.allocate(name, bytes);
-        b.fill((byte) 0xff);
-        return b;
-    }
-
-    private static org.assertj.core.data.Offset<Double> within(double tolerance) {
-        return org.assertj.core.data.Offset.offset(tolerance);
     }
 }

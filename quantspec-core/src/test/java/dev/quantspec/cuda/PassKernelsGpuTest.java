@@ -1,5 +1,12 @@
 package dev.quantspec.cuda;
 
+import static dev.quantspec.cuda.GpuTestData.bits;
+import static dev.quantspec.cuda.GpuTestData.poisoned;
+import static dev.quantspec.cuda.GpuTestData.randomBf16;
+import static dev.quantspec.cuda.GpuTestData.randomFloats;
+import static dev.quantspec.cuda.GpuTestData.upload;
+import static dev.quantspec.cuda.GpuTestData.within;
+
 import dev.quantspec.ModelFormatException;
 import dev.quantspec.quant.Q4Matrix;
 import dev.quantspec.tensor.ArrayMatrix;
@@ -49,10 +56,10 @@ class PassKernelsGpuTest {
             "65, 2056, 7", "31, 200, 4", "9, 77, 6", "130, 512, 8", "9001, 264, 5"})
     void should_give_each_vector_the_bits_of_the_single_vector_gemv(int rows, int cols, int n) {
         // given bf16 weights and n vectors (cols 1001 and 77: the scalar path; 1000, 200, 4104: a partial unroll)
-        short[] w = randomBf16(rows * cols, 0.5f);
-        float[] x = randomFloats(n * cols, 1f);
-        try (DeviceBuffer dW = upload("W", w); DeviceBuffer dX = upload("x", x);
-             DeviceBuffer out = poisoned("out", (long) n * rows * 4); DeviceBuffer one = poisoned("one", rows * 4L)) {
+        short[] w = randomBf16(random, rows * cols, 0.5f);
+        float[] x = randomFloats(random, n * cols, 1f);
+        try (DeviceBuffer dW = upload(context, "W", w); DeviceBuffer dX = upload(context, "x", x);
+             DeviceBuffer out = poisoned(context, "out", (long) n * rows * 4); DeviceBuffer one = poisoned(context, "one", rows * 4L)) {
             // when
             kernels.gemvBf16Rows(dW, dX, out, rows, cols, n);
             float[] got = out.downloadFloats(n * rows);
@@ -61,7 +68,7 @@ class PassKernelsGpuTest {
             for (int j = 0; j < n; j++) {
                 float[] xj = Arrays.copyOfRange(x, j * cols, (j + 1) * cols);
                 int[] want = bits(Arrays.copyOfRange(got, j * rows, (j + 1) * rows));
-                try (DeviceBuffer dXj = upload("x" + j, xj)) {
+                try (DeviceBuffer dXj = upload(context, "x" + j, xj)) {
                     one.fill((byte) 0xff);
                     kernels.gemvBf16Rows(dW, dXj, one, rows, cols, 1);
                     assertThat(bits(one.downloadFloats(rows))).as("vector %d vs n = 1", j).containsExactly(want);
@@ -89,11 +96,11 @@ class PassKernelsGpuTest {
     @CsvSource({"4096, 4096, 1", "4096, 11008, 5", "33, 1000, 5", "517, 1001, 3", "7, 256, 9", "130, 512, 2"})
     void should_accumulate_into_the_residual_with_the_bits_of_gemv_then_add(int rows, int cols, int n) {
         // given bf16 weights, n vectors and a residual stream r of n rows
-        short[] w = randomBf16(rows * cols, 0.5f);
-        float[] x = randomFloats(n * cols, 1f);
-        float[] r = randomFloats(n * rows, 4f);
-        try (DeviceBuffer dW = upload("W", w); DeviceBuffer dX = upload("x", x); DeviceBuffer acc = upload("r", r);
-             DeviceBuffer sep = upload("r copy", r); DeviceBuffer proj = poisoned("proj", (long) n * rows * 4)) {
+        short[] w = randomBf16(random, rows * cols, 0.5f);
+        float[] x = randomFloats(random, n * cols, 1f);
+        float[] r = randomFloats(random, n * rows, 4f);
+        try (DeviceBuffer dW = upload(context, "W", w); DeviceBuffer dX = upload(context, "x", x); DeviceBuffer acc = upload(context, "r", r);
+             DeviceBuffer sep = upload(context, "r copy", r); DeviceBuffer proj = poisoned(context, "proj", (long) n * rows * 4)) {
             // when the fused kernel adds W x into r, and separately the plain GEMV and qs_add_inplace do
             kernels.gemvBf16RowsAccumulate(dW, dX, acc, rows, cols, n);
             kernels.gemvBf16Rows(dW, dX, proj, rows, cols, n);
@@ -104,7 +111,7 @@ class PassKernelsGpuTest {
             assertThat(bits(got)).isNotEqualTo(bits(r));
         }
         // and the accumulating kernel refuses an output that overlaps its input
-        try (DeviceBuffer dW = upload("W", w); DeviceBuffer both = context.allocate("x and out", (long) n * (cols + rows) * 4)) {
+        try (DeviceBuffer dW = upload(context, "W", w); DeviceBuffer both = context.allocate("x and out", (long) n * (cols + rows) * 4)) {
             assertThatThrownBy(() -> kernels.gemvBf16RowsAccumulate(dW, both, both, rows, cols, n))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("must not overlap");
         }
@@ -115,11 +122,11 @@ class PassKernelsGpuTest {
     @Test
     void should_gather_the_pass_tokens_embeddings_from_the_header() {
         int vocab = 1000, dim = 777;
-        short[] table = randomBf16(vocab * dim, 1f);
+        short[] table = randomBf16(random, vocab * dim, 1f);
         int[] header = {5000, 4096, 904, 0, 999, 0, 5, 1000, 17};
         int n = header.length - 4;
-        try (DeviceBuffer dTable = upload("table", table); DeviceBuffer dHeader = upload("header", header);
-             DeviceBuffer out = poisoned("out", (long) n * dim * 4)) {
+        try (DeviceBuffer dTable = upload(context, "table", table); DeviceBuffer dHeader = upload(context, "header", header);
+             DeviceBuffer out = poisoned(context, "out", (long) n * dim * 4)) {
             kernels.embeddingRows(dTable, dHeader, out, n, dim, vocab);
             float[] got = out.downloadFloats(n * dim);
             // compared as raw bits: a token past the vocabulary gives the canonical NaN 0x7fc00000 (what
@@ -142,12 +149,12 @@ class PassKernelsGpuTest {
         // given 5 fused QKV rows (q 8 heads, k 2 heads, v 2 heads, 4 floats of padding) at positions 12345..
         int heads = 8, kvHeads = 2, hd = 64, n = 5, qDim = heads * hd, kvDim = kvHeads * hd;
         int stride = qDim + 2 * kvDim + 4;
-        float[] qkv = randomFloats(n * stride, 3f);
+        float[] qkv = randomFloats(random, n * stride, 3f);
         float[] invFreq = new float[hd / 2];
         for (int i = 0; i < hd / 2; i++) invFreq[i] = (float) Math.pow(500000.0, -2.0 * i / hd);
         int pos0 = 12345;
-        try (DeviceBuffer dQkv = upload("qkv", qkv); DeviceBuffer dFreq = upload("invFreq", invFreq);
-             DeviceBuffer dHeader = upload("header", new int[] {pos0, 12288, 57, 0, 1, 2, 3, 4, 5});
+        try (DeviceBuffer dQkv = upload(context, "qkv", qkv); DeviceBuffer dFreq = upload(context, "invFreq", invFreq);
+             DeviceBuffer dHeader = upload(context, "header", new int[] {pos0, 12288, 57, 0, 1, 2, 3, 4, 5});
              DeviceBuffer q1 = context.allocate("q", qDim * 4L); DeviceBuffer k1 = context.allocate("k", kvDim * 4L);
              DeviceBuffer position = context.allocate("position", 4)) {
             // when
@@ -174,11 +181,11 @@ class PassKernelsGpuTest {
         // given a buffer of 20 rows and a pass of 5 rows starting at buffer row 7
         int kvHeads = 2, hd = 64, n = 5, bufRow0 = 7, qDim = 4 * hd, kvDim = kvHeads * hd, stride = qDim + 2 * kvDim;
         QuantizedKvLayout layout = new QuantizedKvLayout(kvHeads, hd, 128, 64, 64, 20);
-        float[] qkv = randomFloats(n * stride, 5f);
+        float[] qkv = randomFloats(random, n * stride, 5f);
         qkv[qDim] = 1e6f;        // overflows fp16: inf, as __float2half_rn
         qkv[qDim + 1] = 3e-8f;   // an fp16 subnormal
-        try (DeviceQuantizedKv kv = new DeviceQuantizedKv(context, layout); DeviceBuffer dQkv = upload("qkv", qkv);
-             DeviceBuffer dHeader = upload("header", new int[] {bufRow0 + 640, 640, bufRow0, 0, 1, 2, 3, 4, 5})) {
+        try (DeviceQuantizedKv kv = new DeviceQuantizedKv(context, layout); DeviceBuffer dQkv = upload(context, "qkv", qkv);
+             DeviceBuffer dHeader = upload(context, "header", new int[] {bufRow0 + 640, 640, bufRow0, 0, 1, 2, 3, 4, 5})) {
             kv.bufferKeys.fill((byte) 0x11);
             kv.bufferValues.fill((byte) 0x11);
             // when
@@ -208,14 +215,14 @@ class PassKernelsGpuTest {
         int heads = 8, kvHeads = 2, hd = 128, n = 5, qDim = heads * hd, kvDim = kvHeads * hd;
         int stride = qDim + 2 * kvDim + 4;
         QuantizedKvLayout layout = new QuantizedKvLayout(kvHeads, hd, 128, 128, 128, 12);
-        float[] qkv = randomFloats(n * stride, 3f);
+        float[] qkv = randomFloats(random, n * stride, 3f);
         float[] invFreq = new float[hd / 2];
         for (int i = 0; i < hd / 2; i++) invFreq[i] = (float) Math.pow(10000.0, -2.0 * i / hd);
         int[] header = {70003, 70000, 3, 0, 1, 2, 3, 4, 5};
         try (DeviceQuantizedKv fused = new DeviceQuantizedKv(context, layout);
              DeviceQuantizedKv twoStep = new DeviceQuantizedKv(context, layout);
-             DeviceBuffer qkvFused = upload("qkv", qkv); DeviceBuffer qkvTwoStep = upload("qkv copy", qkv);
-             DeviceBuffer dFreq = upload("invFreq", invFreq); DeviceBuffer dHeader = upload("header", header)) {
+             DeviceBuffer qkvFused = upload(context, "qkv", qkv); DeviceBuffer qkvTwoStep = upload(context, "qkv copy", qkv);
+             DeviceBuffer dFreq = upload(context, "invFreq", invFreq); DeviceBuffer dHeader = upload(context, "header", header)) {
             for (DeviceQuantizedKv kv : new DeviceQuantizedKv[] {fused, twoStep}) {
                 kv.bufferKeys.fill((byte) 0x11);
                 kv.bufferValues.fill((byte) 0x11);
@@ -241,8 +248,8 @@ class PassKernelsGpuTest {
     @Test
     void should_apply_swiglu_per_row_with_the_bits_of_the_one_token_kernel() {
         int n = 3, ffn = 1000;
-        float[] gateUp = randomFloats(n * 2 * ffn, 8f);
-        try (DeviceBuffer dGateUp = upload("gateUp", gateUp); DeviceBuffer hidden = poisoned("hidden", (long) n * ffn * 4);
+        float[] gateUp = randomFloats(random, n * 2 * ffn, 8f);
+        try (DeviceBuffer dGateUp = upload(context, "gateUp", gateUp); DeviceBuffer hidden = poisoned(context, "hidden", (long) n * ffn * 4);
              DeviceBuffer gate = context.allocate("gate", ffn * 4L); DeviceBuffer up = context.allocate("up", ffn * 4L);
              DeviceBuffer one = context.allocate("one", ffn * 4L)) {
             kernels.swigluRows(dGateUp, hidden, n, ffn);
@@ -261,14 +268,14 @@ class PassKernelsGpuTest {
     void should_pick_the_first_maximum_of_each_row_like_the_one_token_argmax() {
         // given rows with a late maximum, a tie (the lower index wins), NaNs, and only NaNs
         int n = 4, vocab = 70003;
-        float[] logits = randomFloats(n * vocab, 1f);
+        float[] logits = randomFloats(random, n * vocab, 1f);
         logits[70001] = 9f;
         logits[vocab + 1000] = 5f;
         logits[vocab + 50000] = 5f;
         logits[2 * vocab] = Float.NaN;
         logits[2 * vocab + 3] = 7f;
         for (int i = 3 * vocab; i < 4 * vocab; i++) logits[i] = Float.NaN;
-        try (DeviceBuffer dLogits = upload("logits", logits); DeviceBuffer ids = poisoned("ids", n * 4L);
+        try (DeviceBuffer dLogits = upload(context, "logits", logits); DeviceBuffer ids = poisoned(context, "ids", n * 4L);
              DeviceBuffer row = context.allocate("row", vocab * 4L); DeviceBuffer one = context.allocate("one", 4)) {
             kernels.argmaxRows(dLogits, n, vocab, ids);
             int[] got = ids.downloadInts(n);
@@ -288,7 +295,7 @@ class PassKernelsGpuTest {
             "1023, 1024, 128", "4, 11008, 128", "3, 31, 128"})
     void should_quantize_to_the_cpu_q4_bits_and_multiply_within_the_fp32_bound(int rows, int cols, int groupSize) {
         // given bf16 weights with awkward groups: a constant group, signed zeros, exact half steps
-        short[] w = randomBf16(rows * cols, 0.7f);
+        short[] w = randomBf16(random, rows * cols, 0.7f);
         for (int c = 0; c < Math.min(groupSize, cols); c++) w[c] = HalfFloats.floatToBf16(0.375f);
         if (rows > 1 && cols > 4) {
             w[cols] = HalfFloats.floatToBf16(0.0f);
@@ -300,11 +307,11 @@ class PassKernelsGpuTest {
         float[] wf = new float[w.length];
         for (int i = 0; i < w.length; i++) wf[i] = HalfFloats.bf16ToFloat(w[i]);
         Q4Matrix cpu = Q4Matrix.quantize(new ArrayMatrix(rows, cols, wf), groupSize);
-        float[] x = randomFloats(cols, 1f);
+        float[] x = randomFloats(random, cols, 1f);
 
-        try (DeviceBuffer dW = upload("W", w);
+        try (DeviceBuffer dW = upload(context, "W", w);
              DeviceQ4Matrix gpu = DeviceQ4Matrix.quantize(context, "test", dW, rows, cols, groupSize);
-             DeviceBuffer dX = upload("x", x); DeviceBuffer out = poisoned("out", rows * 4L)) {
+             DeviceBuffer dX = upload(context, "x", x); DeviceBuffer out = poisoned(context, "out", rows * 4L)) {
             // then the codes and the params are the CPU's, bit for bit
             assertThat(gpu.downloadPackedCodes()).as("codes").isEqualTo(cpu.codes().bytes());
             assertThat(bits(gpu.downloadParams())).as("params").containsExactly(bits(cpu.groupParams()));
@@ -355,8 +362,8 @@ class PassKernelsGpuTest {
             System.out.printf(java.util.Locale.ROOT, "4-bit GEMV [%d][%d] G %d: worst error %.3f of the bound%n", rows, cols,
                     groupSize, worst);
             // and the accumulating GEMV adds the same bits into a residual as the GEMV then qs_add_inplace
-            float[] residual = randomFloats(rows, 4f);
-            try (DeviceBuffer acc = upload("residual", residual); DeviceBuffer sep = upload("residual copy", residual)) {
+            float[] residual = randomFloats(random, rows, 4f);
+            try (DeviceBuffer acc = upload(context, "residual", residual); DeviceBuffer sep = upload(context, "residual copy", residual)) {
                 gpu.gemvAccumulate(dX, acc);
                 kernels.addInPlace(sep, out, rows);
                 assertThat(bits(acc.downloadFloats(rows))).as("accumulated").containsExactly(bits(sep.downloadFloats(rows)));
@@ -366,59 +373,11 @@ class PassKernelsGpuTest {
 
     @Test
     void should_refuse_weights_holding_a_nan_like_the_cpu_quantizer() {
-        short[] w = randomBf16(4 * 256, 1f);
+        short[] w = randomBf16(random, 4 * 256, 1f);
         w[300] = HalfFloats.floatToBf16(Float.NaN);
-        try (DeviceBuffer dW = upload("W", w)) {
+        try (DeviceBuffer dW = upload(context, "W", w)) {
             assertThatThrownBy(() -> DeviceQ4Matrix.quantize(context, "nan weights", dW, 4, 256, 128))
                     .isInstanceOf(ModelFormatException.class).hasMessageContaining("nan weights");
         }
-    }
-
-    // ---------------------------------------------------------------- helpers
-
-    private float[] randomFloats(int n, float scale) {
-        float[] v = new float[n];
-        for (int i = 0; i < n; i++) v[i] = (float) (random.nextDouble() * 2 - 1) * scale;
-        return v;
-    }
-
-    private short[] randomBf16(int n, float scale) {
-        short[] v = new short[n];
-        for (int i = 0; i < n; i++) v[i] = HalfFloats.floatToBf16((float) (random.nextDouble() * 2 - 1) * scale);
-        return v;
-    }
-
-    private static int[] bits(float[] values) {
-        int[] b = new int[values.length];
-        for (int i = 0; i < b.length; i++) b[i] = Float.floatToRawIntBits(values[i]);
-        return b;
-    }
-
-    private static DeviceBuffer upload(String name, float[] values) {
-        DeviceBuffer b = context.allocate(name, values.length * 4L);
-        b.upload(values);
-        return b;
-    }
-
-    private static DeviceBuffer upload(String name, short[] values) {
-        DeviceBuffer b = context.allocate(name, values.length * 2L);
-        b.upload(values);
-        return b;
-    }
-
-    private static DeviceBuffer upload(String name, int[] values) {
-        DeviceBuffer b = context.allocate(name, values.length * 4L);
-        b.upload(values);
-        return b;
-    }
-
-    private static DeviceBuffer poisoned(String name, long bytes) {
-        DeviceBuffer b = context.allocate(name, bytes);
-        b.fill((byte) 0xff);
-        return b;
-    }
-
-    private static org.assertj.core.data.Offset<Double> within(double tolerance) {
-        return org.assertj.core.data.Offset.offset(tolerance);
     }
 }
