@@ -227,7 +227,8 @@ class DeviceSamplerGpuTest {
         return (Math.cbrt(chi2 / df) - (1 - a)) / Math.sqrt(a);
     }
 
-    private static float[] normalLogits(int vocab, double sd, long seed) {
+    /** {@code vocab} logits drawn from a normal distribution of standard deviation {@code sd}. */
+    static float[] normalLogits(int vocab, double sd, long seed) {
         Random random = new Random(seed);
         float[] logits = new float[vocab];
         for (int i = 0; i < vocab; i++) logits[i] = (float) (random.nextGaussian() * sd);

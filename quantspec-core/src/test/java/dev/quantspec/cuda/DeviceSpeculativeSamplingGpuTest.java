@@ -1,5 +1,7 @@
 package dev.quantspec.cuda;
 
+import static dev.quantspec.cuda.GpuTestData.upload;
+
 import dev.quantspec.generate.SamplingParams;
 import dev.quantspec.generate.TokenDistribution;
 import org.junit.jupiter.api.AfterAll;
@@ -10,7 +12,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 import java.util.Arrays;
-import java.util.Random;
 import java.util.SplittableRandom;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -47,9 +48,9 @@ class DeviceSpeculativeSamplingGpuTest {
     void should_write_the_cpu_distribution_and_draw_as_the_single_sampler(int vocab, float t, int topK, float topP) {
         // given three rows of random logits and a uniform number per row
         int rows = 3;
-        float[] logits = normalLogits(rows * vocab, 3.0, 31L * vocab + topK);
+        float[] logits = DeviceSamplerGpuTest.normalLogits(rows * vocab, 3.0, 31L * vocab + topK);
         double[] u = {0.05, 0.5, 0.93};
-        try (DeviceBuffer dLogits = upload(logits); DeviceBuffer dProbs = context.allocate("probs", rows * vocab * 4L);
+        try (DeviceBuffer dLogits = upload(context, "logits", logits); DeviceBuffer dProbs = context.allocate("probs", rows * vocab * 4L);
              DeviceBuffer dU = context.allocate("u", rows * 8L); DeviceBuffer dTokens = context.allocate("tokens", rows * 4L);
              DeviceBuffer dStatus = context.allocate("status", 4)) {
             dU.upload(u);
@@ -82,7 +83,7 @@ class DeviceSpeculativeSamplingGpuTest {
         int vocab = 64;
         float[] logits = new float[vocab];
         Arrays.fill(logits, Float.NaN);
-        try (DeviceBuffer dLogits = upload(logits); DeviceBuffer dProbs = context.allocate("probs", vocab * 4L);
+        try (DeviceBuffer dLogits = upload(context, "logits", logits); DeviceBuffer dProbs = context.allocate("probs", vocab * 4L);
              DeviceBuffer dU = context.allocate("u", 8); DeviceBuffer dTokens = context.allocate("tokens", 4);
              DeviceBuffer dStatus = context.allocate("status", 4)) {
             dU.upload(new double[] {0.5});
@@ -205,18 +206,5 @@ class DeviceSpeculativeSamplingGpuTest {
         int[] out = new int[counts.length];
         for (int i = 0; i < counts.length; i++) out[i] = (int) counts[i];
         return out;
-    }
-
-    private static float[] normalLogits(int n, double sd, long seed) {
-        Random random = new Random(seed);
-        float[] logits = new float[n];
-        for (int i = 0; i < n; i++) logits[i] = (float) (random.nextGaussian() * sd);
-        return logits;
-    }
-
-    private static DeviceBuffer upload(float[] values) {
-        DeviceBuffer d = context.allocate("logits f32[" + values.length + "]", values.length * 4L);
-        d.upload(values);
-        return d;
     }
 }
