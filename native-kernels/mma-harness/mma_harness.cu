@@ -31,10 +31,10 @@ static void ck(cudaError_t e, const char* what, int line) {
 #define CK(x) ck((x), #x, __LINE__)
 
 typedef void (*HostKernel)(const float*, const uint8_t*, const uint8_t*, const uint8_t*, const uint8_t*,
-                           const float2*, const float2*, const __half*, const __half*, float*, float*, float*, int,
+                           const qs_kv_param*, const qs_kv_param*, const __half*, const __half*, float*, float*, float*, int,
                            int, int, int, int, int, int, int, int, float, const int*, int, int, int);
 typedef void (*GraphKernel)(const float*, const uint8_t*, const uint8_t*, const uint8_t*, const uint8_t*,
-                            const float2*, const float2*, const __half*, const __half*, float*, float*, float*,
+                            const qs_kv_param*, const qs_kv_param*, const __half*, const __half*, float*, float*, float*,
                             const int*, int, int, int, int, int, int, int, int, int, float);
 
 struct Kern {
@@ -131,7 +131,7 @@ struct Layout {
 };
 struct DevKv {
     uint8_t *kU, *kL, *vU, *vL;
-    float2 *kP, *vP;
+    qs_kv_param *kP, *vP;  // half2 (scale, min)
     __half *bK, *bV;
 };
 static DevKv allocKv(const Layout& L) {
@@ -140,8 +140,8 @@ static DevKv allocKv(const Layout& L) {
     CK(cudaMalloc(&d.kL, L.planeBytes()));
     CK(cudaMalloc(&d.vU, L.planeBytes()));
     CK(cudaMalloc(&d.vL, L.planeBytes()));
-    CK(cudaMalloc(&d.kP, std::max<size_t>(1, L.kpCount()) * 8));
-    CK(cudaMalloc(&d.vP, std::max<size_t>(1, L.vpCount()) * 8));
+    CK(cudaMalloc(&d.kP, std::max<size_t>(1, L.kpCount()) * 4));
+    CK(cudaMalloc(&d.vP, std::max<size_t>(1, L.vpCount()) * 4));
     CK(cudaMalloc(&d.bK, L.bufCount() * 2));
     CK(cudaMalloc(&d.bV, L.bufCount() * 2));
     return d;
@@ -168,8 +168,8 @@ static HostKv randomKv(const Layout& L, std::mt19937& rng) {
     auto params = [&](std::vector<float>& p, size_t n) {
         p.resize(2 * n);
         for (size_t i = 0; i < n; ++i) {
-            p[2 * i] = (float)(0.2 + 0.1 * u01(rng));
-            p[2 * i + 1] = (float)(-2 + 0.1 * u01(rng));
+            p[2 * i] = __half2float(__float2half((float)(0.2 + 0.1 * u01(rng))));  // halves, as the cache stores
+            p[2 * i + 1] = __half2float(__float2half((float)(-2 + 0.1 * u01(rng))));
         }
     };
     params(h.kP, L.kpCount());
@@ -185,8 +185,13 @@ static void upload(const HostKv& h, const Layout& L, DevKv& d) {
     CK(cudaMemcpy(d.kL, h.kL.data(), L.planeBytes(), cudaMemcpyHostToDevice));
     CK(cudaMemcpy(d.vU, h.vU.data(), L.planeBytes(), cudaMemcpyHostToDevice));
     CK(cudaMemcpy(d.vL, h.vL.data(), L.planeBytes(), cudaMemcpyHostToDevice));
-    CK(cudaMemcpy(d.kP, h.kP.data(), L.kpCount() * 8, cudaMemcpyHostToDevice));
-    CK(cudaMemcpy(d.vP, h.vP.data(), L.vpCount() * 8, cudaMemcpyHostToDevice));
+    auto halves = [](const std::vector<float>& p) {
+        std::vector<__half2> h(p.size() / 2);
+        for (size_t i = 0; i < h.size(); ++i) h[i] = __floats2half2_rn(p[2 * i], p[2 * i + 1]);
+        return h;
+    };
+    CK(cudaMemcpy(d.kP, halves(h.kP).data(), L.kpCount() * 4, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(d.vP, halves(h.vP).data(), L.vpCount() * 4, cudaMemcpyHostToDevice));
     CK(cudaMemcpy(d.bK, h.bK.data(), L.bufCount() * 2, cudaMemcpyHostToDevice));
     CK(cudaMemcpy(d.bV, h.bV.data(), L.bufCount() * 2, cudaMemcpyHostToDevice));
 }
@@ -489,10 +494,10 @@ __global__ void fillWords(uint32_t* p, size_t n, uint64_t seed) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         p[i] = hash32(i * 0x9E3779B97F4A7C15ULL + seed);
 }
-__global__ void fillParams(float2* p, size_t n, uint64_t seed) {
+__global__ void fillParams(qs_kv_param* p, size_t n, uint64_t seed) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         const uint32_t a = hash32(2 * i + seed), b = hash32(2 * i + 1 + seed);
-        p[i] = make_float2(0.2f + 0.1f * (a >> 8) * (1.0f / 16777216.0f), -2.0f + 0.1f * (b >> 8) * (1.0f / 16777216.0f));
+        p[i] = __floats2half2_rn(0.2f + 0.1f * (a >> 8) * (1.0f / 16777216.0f), -2.0f + 0.1f * (b >> 8) * (1.0f / 16777216.0f));
     }
 }
 __global__ void fillHalves(__half* p, size_t n, uint64_t seed, float lo, float hi) {
@@ -574,7 +579,7 @@ static void runBench(const char* jsonPath) {
             if (!any) continue;
             const int quantized = ctx - BUF;
             Layout L{kvh, 128, quantized, 128, 128, BUF};
-            const size_t layerBytes = 4 * L.planeBytes() + (L.kpCount() + L.vpCount()) * 8 + 2 * L.bufCount() * 2;
+            const size_t layerBytes = 4 * L.planeBytes() + (L.kpCount() + L.vpCount()) * 4 + 2 * L.bufCount() * 2;
             const int copies = (int)std::max<size_t>(2, ((512ull << 20) + layerBytes - 1) / layerBytes);
             std::vector<DevKv> kvs;
             for (int c = 0; c < copies; ++c) {
@@ -599,8 +604,8 @@ static void runBench(const char* jsonPath) {
             const int hdr[4] = {0, quantized, BUF - 5, 0};
             CK(cudaMemcpy(dHeader, hdr, 16, cudaMemcpyHostToDevice));
             CK(cudaDeviceSynchronize());
-            const size_t bytes = 4 * (size_t)kvh * 64 * quantized + (size_t)kvh * (quantized / 128) * 128 * 8 +
-                                 (size_t)kvh * quantized * 8 + 2ull * kvh * BUF * 128 * 2 + rowsQ * 128 * 4;
+            const size_t bytes = 4 * (size_t)kvh * 64 * quantized + (size_t)kvh * (quantized / 128) * 128 * 4 +
+                                 (size_t)kvh * quantized * 4 + 2ull * kvh * BUF * 128 * 2 + rowsQ * 128 * 4;
             for (const Kern& k : ks) {
                 if (k.hd != 128 || k.group != group) continue;
                 const int slices = k.group / k.hpb;

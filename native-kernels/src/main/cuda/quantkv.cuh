@@ -5,8 +5,10 @@
 //   kUpper, kLower, vUpper, vLower  uint8 [nKvHeads][capacity][HEAD_DIM / 2]
 //       nibble index (h*capacity + t)*HEAD_DIM + c; the EVEN channel sits in the LOW nibble, so a
 //       little-endian 32-bit word holds channels c..c+7 from the least significant nibble up
-//   kParams  float2 [nKvHeads][capacity / G][HEAD_DIM]          (scale, min) per (h, key group, channel)
-//   vParams  float2 [nKvHeads][capacity][HEAD_DIM / valueGroup]  (scale, min) per (h, token, value group)
+//   kParams  half2 [nKvHeads][capacity / G][HEAD_DIM]          (scale, min) per (h, key group, channel)
+//   vParams  half2 [nKvHeads][capacity][HEAD_DIM / valueGroup]  (scale, min) per (h, token, value group)
+//       fp16 params (ResidualQuantizer: the minimum rounded toward -inf, the scale toward +inf): 8 of the 136
+//       bytes a position and kv head streams for the INT4 draft at G = HEAD_DIM = 128 (fp32 params were 16 of 144)
 //   bufK, bufV  fp16 [nKvHeads][bufCapacity][HEAD_DIM]  the full-precision buffer (newest tokens)
 #pragma once
 #include "common.cuh"
@@ -18,6 +20,24 @@
 // multiply and an add into an FMA nor use an approximate division.
 // ------------------------------------------------------------------------------------------------
 #define QS_SCALE_FLOOR 0x1p-100f
+
+// A group's (scale, min) as the cache stores it: x = scale, y = min.
+typedef __half2 qs_kv_param;
+
+// (scale, min) in fp32 (exact: every half is a float).
+__device__ __forceinline__ float2 qs_kv_param_f(qs_kv_param p) {
+    return __half22float2(p);
+}
+__device__ __forceinline__ float2 qs_kv_param_ldg(const qs_kv_param* p) {
+    return __half22float2(__ldg(p));
+}
+// Two consecutive params (channels c, c + 1) from one 8-byte word: (scale_c, min_c, scale_c+1, min_c+1).
+__device__ __forceinline__ float4 qs_kv_param_pair(uint2 w) {
+    const float2 a = __half22float2(*reinterpret_cast<const __half2*>(&w.x));
+    const float2 b = __half22float2(*reinterpret_cast<const __half2*>(&w.y));
+    return make_float4(a.x, a.y, b.x, b.y);
+}
+
 
 // Java's Math.min / Math.max on floats: NaN wins, and -0.0 counts as smaller than +0.0 (fminf
 // leaves the sign of a zero result unspecified, and the params are compared bit for bit).
@@ -36,6 +56,15 @@ __device__ __forceinline__ float qs_java_max(float a, float b) {
 __device__ __forceinline__ float qs_group_scale(float mn, float mx) {
     const float s = __fdiv_rn(__fsub_rn(mx, mn), 15.0f);
     return qs_java_max(s, QS_SCALE_FLOOR);
+}
+
+// The group's stored params from its fp32 min and max, as ResidualQuantizer.quantizeGroup: mn rounded down to a
+// half, then scale = up16(max((mx - mn) / 15, SCALE_FLOOR)) from that mn. Returns false (nothing to store) when
+// they are not finite: a non-finite value, a minimum below -65504 or a scale above 65504.
+__device__ __forceinline__ bool qs_group_params(float lo, float hi, float& scale, float& mn) {
+    mn = __half2float(__float2half_rd(lo));
+    scale = __half2float(__float2half_ru(qs_group_scale(mn, hi)));
+    return isfinite(scale);  // NaN / -inf in mn make the scale NaN / inf
 }
 
 // The upper code of x, 0..15, as ResidualQuantizer.upperCode (also the 4-bit weight code of Q4Matrix).
@@ -70,7 +99,7 @@ template <> __device__ __forceinline__ float qs_to_float<__half>(__half v) { ret
 template <typename T>
 __device__ __forceinline__ void qs_quantize_keys_body(
     const T* __restrict__ src, int srcTokenStride, long long srcHeadStride, uint8_t* __restrict__ kUpper,
-    uint8_t* __restrict__ kLower, float2* __restrict__ kParams, int* __restrict__ status, int headDim, int capacity,
+    uint8_t* __restrict__ kLower, qs_kv_param* __restrict__ kParams, int* __restrict__ status, int headDim, int capacity,
     int groupSize, int maxGroups, int firstToken) {
     const int pairBlocks = (headDim / 2 + blockDim.x - 1) / blockDim.x;
     const int z = blockIdx.x / pairBlocks;
@@ -81,6 +110,7 @@ __device__ __forceinline__ void qs_quantize_keys_body(
     firstToken += z * groupSize;
     const int group = firstToken / groupSize;
     float scale[2], mn[2];
+    bool finite[2];
     for (int k = 0; k < 2; ++k) {
         const T* col = src + 2 * pair + k;
         float lo = qs_to_float(col[0]);
@@ -90,16 +120,15 @@ __device__ __forceinline__ void qs_quantize_keys_body(
             lo = qs_java_min(lo, v);
             hi = qs_java_max(hi, v);
         }
-        scale[k] = qs_group_scale(lo, hi);
-        mn[k] = lo;
+        finite[k] = qs_group_params(lo, hi, scale[k], mn[k]);
     }
-    if (!isfinite(scale[0]) || !isfinite(scale[1])) {
+    if (!finite[0] || !finite[1]) {
         *status = 1;
         return;
     }
     const size_t p0 = ((size_t)h * maxGroups + group) * headDim + 2 * pair;
-    kParams[p0] = make_float2(scale[0], mn[0]);
-    kParams[p0 + 1] = make_float2(scale[1], mn[1]);
+    kParams[p0] = __floats2half2_rn(scale[0], mn[0]);  // exact: both are halves
+    kParams[p0 + 1] = __floats2half2_rn(scale[1], mn[1]);
     const float2 pa = make_float2(scale[0], mn[0]);
     const float2 pb = make_float2(scale[1], mn[1]);
     for (int t = 0; t < groupSize; ++t) {
@@ -120,7 +149,7 @@ template <typename T>
 __device__ __forceinline__ void qs_quantize_values_body(
     const T* __restrict__ src, int srcTokenStride, long long srcHeadStride, uint8_t* __restrict__ vUpper,
     uint8_t* __restrict__ vLower,
-    float2* __restrict__ vParams, int* __restrict__ status, int headDim, int capacity, int valueGroupSize,
+    qs_kv_param* __restrict__ vParams, int* __restrict__ status, int headDim, int capacity, int valueGroupSize,
     int tokens, int firstToken) {
     const int valueGroups = headDim / valueGroupSize;
     const int idx = blockIdx.x * blockDim.x + threadIdx.x;
@@ -136,12 +165,12 @@ __device__ __forceinline__ void qs_quantize_values_body(
         mn = qs_java_min(mn, v);
         mx = qs_java_max(mx, v);
     }
-    const float scale = qs_group_scale(mn, mx);
-    if (!isfinite(scale)) {
+    float scale;
+    if (!qs_group_params(mn, mx, scale, mn)) {
         *status = 1;
         return;
     }
-    vParams[((size_t)h * capacity + firstToken + t) * valueGroups + j] = make_float2(scale, mn);
+    vParams[((size_t)h * capacity + firstToken + t) * valueGroups + j] = __floats2half2_rn(scale, mn);
     const size_t at = (((size_t)h * capacity + firstToken + t) * headDim + j * valueGroupSize) / 2;
     for (int i = 0; i < valueGroupSize; i += 2) {
         int ua, la, ub, lb;
@@ -155,7 +184,7 @@ __device__ __forceinline__ void qs_quantize_values_body(
 #define QS_QUANTIZE_ENTRIES(SUFFIX, T)                                                                   \
     extern "C" __global__ void qs_kv_quantize_keys_##SUFFIX(                                             \
         const T* __restrict__ src, int srcTokenStride, long long srcHeadStride,                          \
-        uint8_t* __restrict__ kUpper, uint8_t* __restrict__ kLower, float2* __restrict__ kParams,        \
+        uint8_t* __restrict__ kUpper, uint8_t* __restrict__ kLower, qs_kv_param* __restrict__ kParams,        \
         int* __restrict__ status, int headDim, int capacity, int groupSize, int maxGroups,               \
         int firstToken) {                                                                                \
         qs_quantize_keys_body<T>(src, srcTokenStride, srcHeadStride, kUpper, kLower, kParams, status,    \
@@ -163,7 +192,7 @@ __device__ __forceinline__ void qs_quantize_values_body(
     }                                                                                                    \
     extern "C" __global__ void qs_kv_quantize_values_##SUFFIX(                                           \
         const T* __restrict__ src, int srcTokenStride, long long srcHeadStride,                          \
-        uint8_t* __restrict__ vUpper, uint8_t* __restrict__ vLower, float2* __restrict__ vParams,        \
+        uint8_t* __restrict__ vUpper, uint8_t* __restrict__ vLower, qs_kv_param* __restrict__ vParams,        \
         int* __restrict__ status, int headDim, int capacity, int valueGroupSize, int tokens,             \
         int firstToken) {                                                                                \
         qs_quantize_values_body<T>(src, srcTokenStride, srcHeadStride, vUpper, vLower, vParams, status,  \
@@ -303,8 +332,8 @@ __device__ __forceinline__ void qs_qattn_neutral_partials(float* __restrict__ pa
 template <int HD, int GROUP, int HPB, int NQ, int BITS>
 __device__ __forceinline__ void qs_qattn_body(
     const float* __restrict__ q, const uint8_t* __restrict__ kUpper, const uint8_t* __restrict__ kLower,
-    const uint8_t* __restrict__ vUpper, const uint8_t* __restrict__ vLower, const float2* __restrict__ kParams,
-    const float2* __restrict__ vParams, const __half* __restrict__ bufK, const __half* __restrict__ bufV,
+    const uint8_t* __restrict__ vUpper, const uint8_t* __restrict__ vLower, const qs_kv_param* __restrict__ kParams,
+    const qs_kv_param* __restrict__ vParams, const __half* __restrict__ bufK, const __half* __restrict__ bufV,
     float* __restrict__ partialAcc, float* __restrict__ partialMax, float* __restrict__ partialSum,
     int quantized, int bufLen, int capacity, int maxGroups, int bufCapacity, int groupSize, int valueGroupSize,
     int chunkLen, int numChunks, float scaleLog2, const int* __restrict__ header, int firstQuery, int queries,
@@ -388,17 +417,17 @@ __device__ __forceinline__ void qs_qattn_body(
         const uint32_t* kL = reinterpret_cast<const uint32_t*>(kLower) + rowBase * (HD / 8) + part;
         const uint32_t* vU = reinterpret_cast<const uint32_t*>(vUpper) + rowBase * (HD / 8) + part;
         const uint32_t* vL = reinterpret_cast<const uint32_t*>(vLower) + rowBase * (HD / 8) + part;
-        const float2* vP = vParams + rowBase * valueGroups + vgroup;
+        const qs_kv_param* vP = vParams + rowBase * valueGroups + vgroup;
         for (int g0 = start; g0 < end; g0 += groupSize) {
             const int gEnd = min(g0 + groupSize, end);
             float bias[ROWS];
             {
-                const float4* kp = reinterpret_cast<const float4*>(
+                const uint2* kp = reinterpret_cast<const uint2*>(
                     kParams + ((size_t)kvHead * maxGroups + g0 / groupSize) * HD + part * 8);
                 float wk[8], off[8];
 #pragma unroll
                 for (int i = 0; i < 4; ++i) {
-                    const float4 p = __ldg(kp + i);  // (s, m) of channels 2i, 2i+1
+                    const float4 p = qs_kv_param_pair(__ldg(kp + i));  // (s, m) of channels 2i, 2i+1
                     wk[2 * i] = p.x * STEP * UNIT;
                     off[2 * i] = (p.y - p.x * BASE) - wk[2 * i];
                     wk[2 * i + 1] = p.z * STEP * UNIT;
@@ -431,7 +460,7 @@ __device__ __forceinline__ void qs_qattn_body(
                     } else {
                         kl[u] = vl[u] = 0u;
                     }
-                    vp[u] = __ldg(vP + pos * valueGroups);
+                    vp[u] = qs_kv_param_ldg(vP + pos * valueGroups);
                 }
                 float s[QATTN_UNROLL][ROWS];
 #pragma unroll
@@ -551,7 +580,7 @@ __device__ __forceinline__ void qs_qattn_body(
     extern "C" __global__ void __launch_bounds__(QATTN_THREADS) qs_qattn_b##BITS##_h##HD##_g##G##_p##HPB##_q##NQ( \
         const float* __restrict__ q, const uint8_t* __restrict__ kUpper, const uint8_t* __restrict__ kLower, \
         const uint8_t* __restrict__ vUpper, const uint8_t* __restrict__ vLower,                           \
-        const float2* __restrict__ kParams, const float2* __restrict__ vParams,                           \
+        const qs_kv_param* __restrict__ kParams, const qs_kv_param* __restrict__ vParams,                           \
         const __half* __restrict__ bufK, const __half* __restrict__ bufV, float* __restrict__ partialAcc, \
         float* __restrict__ partialMax, float* __restrict__ partialSum, int quantized, int bufLen,        \
         int capacity, int maxGroups, int bufCapacity, int groupSize, int valueGroupSize, int chunkLen,    \
@@ -637,8 +666,8 @@ __device__ __forceinline__ __half2 qs_nibble_pair_to_unit_half2(uint32_t word) {
 template <int HD, int GROUP, int HPB, int NQ, int BITS, int CH, int UNROLL, bool H2 = false>
 __device__ __forceinline__ void qs_qattn2_body(
     const float* __restrict__ q, const uint8_t* __restrict__ kUpper, const uint8_t* __restrict__ kLower,
-    const uint8_t* __restrict__ vUpper, const uint8_t* __restrict__ vLower, const float2* __restrict__ kParams,
-    const float2* __restrict__ vParams, const __half* __restrict__ bufK, const __half* __restrict__ bufV,
+    const uint8_t* __restrict__ vUpper, const uint8_t* __restrict__ vLower, const qs_kv_param* __restrict__ kParams,
+    const qs_kv_param* __restrict__ vParams, const __half* __restrict__ bufK, const __half* __restrict__ bufV,
     float* __restrict__ partialAcc, float* __restrict__ partialMax, float* __restrict__ partialSum,
     int quantized, int bufLen, int capacity, int maxGroups, int bufCapacity, int groupSize, int valueGroupSize,
     int chunkLen, int numChunks, float scaleLog2, const int* __restrict__ header, int firstQuery, int queries,
@@ -729,7 +758,7 @@ __device__ __forceinline__ void qs_qattn2_body(
         const uint32_t* kL = reinterpret_cast<const uint32_t*>(kLower) + rowBase * (HD / 8) + part * WORDS;
         const uint32_t* vU = reinterpret_cast<const uint32_t*>(vUpper) + rowBase * (HD / 8) + part * WORDS;
         const uint32_t* vL = reinterpret_cast<const uint32_t*>(vLower) + rowBase * (HD / 8) + part * WORDS;
-        const float2* vP = vParams + rowBase * valueGroups + vgroup;
+        const qs_kv_param* vP = vParams + rowBase * valueGroups + vgroup;
 
         struct Step {
             QsWords<WORDS> ku[UNROLL], kl[UNROLL], vu[UNROLL], vl[UNROLL];
@@ -748,7 +777,7 @@ __device__ __forceinline__ void qs_qattn2_body(
 #pragma unroll
                     for (int k = 0; k < WORDS; ++k) st.kl[u].w[k] = st.vl[u].w[k] = 0u;
                 }
-                st.vp[u] = __ldg(vP + pos * valueGroups);
+                st.vp[u] = qs_kv_param_ldg(vP + pos * valueGroups);
             }
         };
 
@@ -758,7 +787,7 @@ __device__ __forceinline__ void qs_qattn2_body(
             __syncthreads();  // the previous phase is done with smW
             for (int idx = threadIdx.x; idx < phGroups * HD; idx += QATTN_THREADS) {
                 const int gi = idx / HD, c = idx % HD;
-                const float2 p = __ldg(kParams + ((size_t)kvHead * maxGroups + firstGroup + gi) * HD + c);
+                const float2 p = qs_kv_param_ldg(kParams + ((size_t)kvHead * maxGroups + firstGroup + gi) * HD + c);
                 const float wk = p.x * STEP * UNIT;
 #pragma unroll
                 for (int r = 0; r < ROWS; ++r) smW[gi][r][c] = smQ[r][c] * wk;
@@ -769,7 +798,7 @@ __device__ __forceinline__ void qs_qattn2_body(
 #pragma unroll
                 for (int r = 0; r < ROWS; ++r) b[r] = 0.0f;
                 for (int c = lane; c < HD; c += 32) {
-                    const float2 p = __ldg(kParams + ((size_t)kvHead * maxGroups + firstGroup + gi) * HD + c);
+                    const float2 p = qs_kv_param_ldg(kParams + ((size_t)kvHead * maxGroups + firstGroup + gi) * HD + c);
                     const float off = (p.y - p.x * BASE) - p.x * STEP * UNIT;
 #pragma unroll
                     for (int r = 0; r < ROWS; ++r) b[r] = fmaf(smQ[r][c], off, b[r]);
@@ -1000,7 +1029,7 @@ __device__ __forceinline__ void qs_qattn2_body(
         qs_qattn2_b##BITS##_h##HD##_g##G##_p##HPB##_q##NQ##_c##CH##_u##U(                                   \
         const float* __restrict__ q, const uint8_t* __restrict__ kUpper, const uint8_t* __restrict__ kLower, \
         const uint8_t* __restrict__ vUpper, const uint8_t* __restrict__ vLower,                             \
-        const float2* __restrict__ kParams, const float2* __restrict__ vParams,                             \
+        const qs_kv_param* __restrict__ kParams, const qs_kv_param* __restrict__ vParams,                             \
         const __half* __restrict__ bufK, const __half* __restrict__ bufV, float* __restrict__ partialAcc,   \
         float* __restrict__ partialMax, float* __restrict__ partialSum, int quantized, int bufLen,          \
         int capacity, int maxGroups, int bufCapacity, int groupSize, int valueGroupSize, int chunkLen,      \
@@ -1036,7 +1065,7 @@ QS_QATTN2_ENTRY(8, 64, 4, 1, 5, 8, 2)
         qs_qattn3_b4_h##HD##_g##G##_p##HPB##_q1_c##CH##_u##U(                                              \
         const float* __restrict__ q, const uint8_t* __restrict__ kUpper, const uint8_t* __restrict__ kLower, \
         const uint8_t* __restrict__ vUpper, const uint8_t* __restrict__ vLower,                             \
-        const float2* __restrict__ kParams, const float2* __restrict__ vParams,                             \
+        const qs_kv_param* __restrict__ kParams, const qs_kv_param* __restrict__ vParams,                             \
         const __half* __restrict__ bufK, const __half* __restrict__ bufV, float* __restrict__ partialAcc,   \
         float* __restrict__ partialMax, float* __restrict__ partialSum, int quantized, int bufLen,          \
         int capacity, int maxGroups, int bufCapacity, int groupSize, int valueGroupSize, int chunkLen,      \

@@ -153,7 +153,7 @@ template <int HD, int GROUP, int HPB, int TM, bool PF, int MODE = 0>
 __device__ __forceinline__ void qs_qattn6_body(
     const float* __restrict__ q, int qRowStride, const uint8_t* __restrict__ kUpper,
     const uint8_t* __restrict__ kLower, const uint8_t* __restrict__ vUpper, const uint8_t* __restrict__ vLower,
-    const float2* __restrict__ kParams, const float2* __restrict__ vParams, const __half* __restrict__ bufK,
+    const qs_kv_param* __restrict__ kParams, const qs_kv_param* __restrict__ vParams, const __half* __restrict__ bufK,
     const __half* __restrict__ bufV, float* __restrict__ partialAcc, float* __restrict__ partialMax,
     float* __restrict__ partialSum, bool isBuffer, int qStart, int qEnd, int chunk, int slots, int bufRow0,
     int firstQuery, int nq, int capacity, int maxGroups, int bufCapacity, int groupSize, float scaleLog2) {
@@ -168,7 +168,8 @@ __device__ __forceinline__ void qs_qattn6_body(
     constexpr int VW = HD / 64;             // value code words per plane per position and thread
     constexpr int UNIT = 16 * TM;
     constexpr int SMP = HD + 4;             // padded smem row
-    constexpr int KPF = HD / 64;            // float4 of a key group's params per lane (PF)
+    constexpr int KPC = HD / 4;             // 16-byte chunks of a key group's params (4 channels' half2 each)
+    constexpr int KPF = (KPC + 31) / 32;    // chunks per lane (PF, KASYNC; HD 64: lanes 0..15 only)
     static_assert(GROUP % HPB == 0 && (HD == 64 || HD == 128), "shape");
     // smQ rows: channel d at d + 4 (d / (HD/4)), so the float4 reads of lanes (g, j) (channels j HD/4 + 8w..) of
     // rows g, g+1 fall on distinct banks (unpadded, all j and both rows hit the same 4 banks: 8-way conflicts)
@@ -178,7 +179,9 @@ __device__ __forceinline__ void qs_qattn6_body(
     constexpr bool BMMA = (MODE & 4) != 0;
     static_assert(MODE == 0 || !PF, "modes: PF = 0 only");
     constexpr int RB = HD / 2;              // bytes of a position's codes (one plane)
-    constexpr int KPB = HD / 8 + 1;         // KASYNC: one float4 of skew per thread j's block of key params
+    // PF, KASYNC: a group's params in shared memory as thread j's HD/16 chunks (its HD/4 channels) then one chunk of
+    // skew, so the 8-byte reads of the 4 lanes j of a row hit distinct banks
+    constexpr int KPB = HD / 16 + 1;
 
     __shared__ __align__(16) float smQ[COLS][QROW];
     __shared__ float smMax[WARPS][COLS];
@@ -187,8 +190,8 @@ __device__ __forceinline__ void qs_qattn6_body(
     constexpr int ACCB = WARPS * 8 * SMP * 4, BQB = BQSM ? WARPS * NT * KS * 32 * 8 : 0;
     __shared__ __align__(16) uint8_t smRaw[ACCB > BQB ? ACCB : BQB];
     auto& smAcc = *reinterpret_cast<float (*)[WARPS][8][SMP]>(smRaw);
-    __shared__ __align__(16) float4 smKP[PF ? WARPS : 1][PF ? HD / 2 : 1];  // PF: a warp's current key group params
-    __shared__ __align__(16) float4 smKA[KASYNC ? 2 * WARPS : 1][KASYNC ? 4 * KPB : 1];  // KASYNC: 2 groups a warp
+    __shared__ __align__(16) uint4 smKP[PF ? WARPS : 1][PF ? 4 * KPB : 1];  // PF: a warp's current key group params
+    __shared__ __align__(16) uint4 smKA[KASYNC ? 2 * WARPS : 1][KASYNC ? 4 * KPB : 1];  // KASYNC: 2 groups a warp
 
     const int slice = blockIdx.x % SLICES;
     const int kvHead = blockIdx.y;
@@ -296,17 +299,17 @@ __device__ __forceinline__ void qs_qattn6_body(
         const uint8_t* kLr = kLower + rowBase * (HD / 2) + j * (HD / 8);
         const uint8_t* vUr = vUpper + rowBase * (HD / 2) + g * (HD / 16);
         const uint8_t* vLr = vLower + rowBase * (HD / 2) + g * (HD / 16);
-        const float2* vP = vParams + rowBase;  // valueGroupSize == HD: one (s, m) per position
+        const qs_kv_param* vP = vParams + rowBase;  // valueGroupSize == HD: one (s, m) per position
         struct Loads {
             uint32_t ku[TM][2][KW], kl[TM][2][KW], vu[TM][4][VW], vl[TM][4][VW];
-            float2 vp[TM][2];
+            qs_kv_param vp[TM][2];  // converted at their use, so a load in flight is not waited for early
         };
         // LEAN: row pointers of this thread's first row (g for keys and value params, 2j for value codes)
         const uint8_t* kUg = kUr + g * RB;
         const uint8_t* kLg = kLr + g * RB;
         const uint8_t* vUj = vUr + 2 * j * RB;
         const uint8_t* vLj = vLr + 2 * j * RB;
-        const float2* vPg = vP + g;
+        const qs_kv_param* vPg = vP + g;
         auto loadKeys = [&](Loads& L, int p0) {
             if constexpr (LEAN) {
                 const size_t o = (size_t)p0 * RB;
@@ -336,7 +339,7 @@ __device__ __forceinline__ void qs_qattn6_body(
                 const size_t o = (size_t)p0 * RB;
                 const uint8_t* bu = vUj + o;
                 const uint8_t* bl = vLj + o;
-                const float2* bp = vPg + p0;
+                const qs_kv_param* bp = vPg + p0;
 #pragma unroll
                 for (int mt = 0; mt < TM; ++mt) {
 #pragma unroll
@@ -366,14 +369,15 @@ __device__ __forceinline__ void qs_qattn6_body(
             loadKeys(L, p0);
             loadValues(L, p0);
         };
-        // PF: the key params of the warp's next group wait in registers (KPF float4 per lane) and go through
+        // PF: the key params of the warp's next group wait in registers (KPF chunks per lane) and go through
         // the warp's smem slot at the group change, so a group change never waits on a global load.
-        const float4* kpAll = reinterpret_cast<const float4*>(kParams + (size_t)kvHead * maxGroups * HD);
-        float4 kpre[KPF];
+        const uint4* kpAll = reinterpret_cast<const uint4*>(kParams + (size_t)kvHead * maxGroups * HD);  // chunks
+        uint4 kpre[KPF];
         if (PF && u0 < u1) {
             const int g0 = (qStart + u0 * UNIT) / groupSize;
 #pragma unroll
-            for (int i = 0; i < KPF; ++i) kpre[i] = __ldg(kpAll + (size_t)g0 * (HD / 2) + i * 32 + lane);
+            for (int i = 0; i < KPF; ++i)
+                if (i * 32 + lane < KPC) kpre[i] = __ldg(kpAll + (size_t)g0 * KPC + i * 32 + lane);
         }
         Loads cur;
         if (PF && u0 < u1) loadUnit(cur, qStart + u0 * UNIT);
@@ -384,7 +388,7 @@ __device__ __forceinline__ void qs_qattn6_body(
             grpL = (qStart + u0 * UNIT) / groupSize;
             leftL = groupSize - (qStart + u0 * UNIT - grpL * groupSize);
         }
-        // KASYNC: group gr's params go to smKA[2 * warp + (gr & 1)] (skewed: thread j's HD/8 float4 then one spare);
+        // KASYNC: group gr's params go to smKA[2 * warp + (gr & 1)] (skewed: thread j's HD/16 chunks then one spare);
         // the first two groups now, group gr + 2 once group gr's have been read; only groups the warp's units reach
         const int pEnd = qStart + u1 * UNIT;
         auto kpAsync = [&](int gr) {
@@ -392,8 +396,8 @@ __device__ __forceinline__ void qs_qattn6_body(
 #pragma unroll
                 for (int i = 0; i < KPF; ++i) {
                     const int e = i * 32 + lane;
-                    cp16(&smKA[2 * warp + (gr & 1)][(e / (HD / 8)) * KPB + e % (HD / 8)],
-                         kpAll + (size_t)gr * (HD / 2) + e);
+                    if (e < KPC)
+                        cp16(&smKA[2 * warp + (gr & 1)][(e / (HD / 16)) * KPB + e % (HD / 16)], kpAll + (size_t)gr * KPC + e);
                 }
             }
             cp_commit();
@@ -437,24 +441,27 @@ __device__ __forceinline__ void qs_qattn6_body(
             }
             if (newGroup) {
                 curGroup = grp;
-                const float4* kp;
+                const uint2* kp;  // thread j's channels j HD/4 .. as 8-byte words of two half2 (s, m)
                 if constexpr (KASYNC) {
                     cp_wait<1>();  // this group's copy (the most recent one is the next group's)
                     __syncwarp();
-                    kp = &smKA[2 * warp + (grp & 1)][j * KPB];
+                    kp = reinterpret_cast<const uint2*>(&smKA[2 * warp + (grp & 1)][j * KPB]);
                 } else if constexpr (PF) {
                     __syncwarp();
 #pragma unroll
-                    for (int i = 0; i < KPF; ++i) smKP[warp][i * 32 + lane] = kpre[i];
+                    for (int i = 0; i < KPF; ++i) {
+                        const int e = i * 32 + lane;
+                        if (e < KPC) smKP[warp][(e / (HD / 16)) * KPB + e % (HD / 16)] = kpre[i];
+                    }
                     __syncwarp();
                     if (grp + 1 < maxGroups) {
 #pragma unroll
                         for (int i = 0; i < KPF; ++i)
-                            kpre[i] = __ldg(kpAll + (size_t)(grp + 1) * (HD / 2) + i * 32 + lane);
+                            if (i * 32 + lane < KPC) kpre[i] = __ldg(kpAll + (size_t)(grp + 1) * KPC + i * 32 + lane);
                     }
-                    kp = &smKP[warp][j * (HD / 8)];
+                    kp = reinterpret_cast<const uint2*>(&smKP[warp][j * KPB]);
                 } else {
-                    kp = kpAll + (size_t)grp * (HD / 2) + j * (HD / 8);
+                    kp = reinterpret_cast<const uint2*>(kpAll + (size_t)grp * KPC + j * (HD / 16));
                 }
                 float bpart[NT];
 #pragma unroll
@@ -464,7 +471,8 @@ __device__ __forceinline__ void qs_qattn6_body(
                     float sc[8], off[8];
 #pragma unroll
                     for (int i = 0; i < 4; ++i) {
-                        const float4 p = PF || KASYNC ? kp[4 * w + i] : __ldg(kp + 4 * w + i);  // (s, m): channels 8w+2i, 8w+2i+1
+                        // (s, m): channels 8w+2i, 8w+2i+1
+                        const float4 p = qs_kv_param_pair(PF || KASYNC ? kp[4 * w + i] : __ldg(kp + 4 * w + i));
                         sc[2 * i] = p.x * 0.0625f;
                         off[2 * i] = fmaf(7.5f, p.x, p.y);
                         sc[2 * i + 1] = p.z * 0.0625f;
@@ -558,8 +566,9 @@ __device__ __forceinline__ void qs_qattn6_body(
                 for (int nt = 0; nt < NT; ++nt) {
 #pragma unroll
                     for (int r = 0; r < 2; ++r) {
-                        const float vs = vp[mt][r].x * 0.0625f;
-                        const float voff = fmaf(7.5f, vp[mt][r].x, vp[mt][r].y);
+                        const float2 vpf = qs_kv_param_f(vp[mt][r]);
+                        const float vs = vpf.x * 0.0625f;
+                        const float voff = fmaf(7.5f, vpf.x, vpf.y);
                         float p[2], pp[2];
 #pragma unroll
                         for (int e = 0; e < 2; ++e) {
@@ -754,7 +763,7 @@ __device__ __forceinline__ int qs6_chunk_len(int quantized, int maxChunks, int g
     extern "C" __global__ void __launch_bounds__(qs6::THREADS, MINB) HNAME(\
         const float* __restrict__ q, const uint8_t* __restrict__ kUpper, const uint8_t* __restrict__ kLower,   \
         const uint8_t* __restrict__ vUpper, const uint8_t* __restrict__ vLower,                               \
-        const float2* __restrict__ kParams, const float2* __restrict__ vParams,                               \
+        const qs_kv_param* __restrict__ kParams, const qs_kv_param* __restrict__ vParams,                               \
         const __half* __restrict__ bufK, const __half* __restrict__ bufV, float* __restrict__ partialAcc,     \
         float* __restrict__ partialMax, float* __restrict__ partialSum, int quantized, int bufLen,            \
         int capacity, int maxGroups, int bufCapacity, int groupSize, int valueGroupSize, int chunkLen,        \
@@ -778,7 +787,7 @@ __device__ __forceinline__ int qs6_chunk_len(int quantized, int maxChunks, int g
     extern "C" __global__ void __launch_bounds__(qs6::THREADS, MINB) GNAME(\
         const float* __restrict__ q, const uint8_t* __restrict__ kUpper, const uint8_t* __restrict__ kLower,   \
         const uint8_t* __restrict__ vUpper, const uint8_t* __restrict__ vLower,                               \
-        const float2* __restrict__ kParams, const float2* __restrict__ vParams,                               \
+        const qs_kv_param* __restrict__ kParams, const qs_kv_param* __restrict__ vParams,                               \
         const __half* __restrict__ bufK, const __half* __restrict__ bufV, float* __restrict__ partialAcc,     \
         float* __restrict__ partialMax, float* __restrict__ partialSum, const int* __restrict__ header,       \
         int firstQuery, int nq, int qRowStride, int capacity, int maxGroups, int bufCapacity, int groupSize,  \
@@ -918,7 +927,7 @@ __device__ __forceinline__ void lds_words(const uint8_t* p, uint32_t (&r)[W]) {
 template <int HD, int GROUP, int HPB, int TM, bool PF, int S = 0, int MODE = 0, bool LAZY = false>
 __device__ __forceinline__ void qs_qattn7_body(
     const float* __restrict__ q, int qRowStride, const uint8_t* __restrict__ kUpper,
-    const uint8_t* __restrict__ vUpper, const float2* __restrict__ kParams, const float2* __restrict__ vParams,
+    const uint8_t* __restrict__ vUpper, const qs_kv_param* __restrict__ kParams, const qs_kv_param* __restrict__ vParams,
     const __half* __restrict__ bufK, const __half* __restrict__ bufV, float* __restrict__ partialAcc,
     float* __restrict__ partialMax, float* __restrict__ partialSum, bool isBuffer, int qStart, int qEnd, int chunk,
     int slots, int bufRow0, int firstQuery, int nq, int capacity, int maxGroups, int bufCapacity, int groupSize,
@@ -940,7 +949,8 @@ __device__ __forceinline__ void qs_qattn7_body(
     // per quarter warp (they were 32-way conflicted with rows of HD floats)
     constexpr int QB = HD / 4 + 4, SMQ = 4 * QB;
     static_assert(SMQ % 32 == 16, "smQ skew");
-    constexpr int KPF = HD / 64;
+    constexpr int KPC = HD / 4;             // 16-byte chunks of a key group's params (4 channels' half2 each)
+    constexpr int KPF = (KPC + 31) / 32;    // chunks per lane (HD 64: lanes 0..15 only)
     constexpr bool KPRE = PF || S > 0;      // next key group's params prefetched into registers
     constexpr bool SPLIT = (MODE & 1) != 0, KASYNC = (MODE & 2) != 0, VASYNC = (MODE & 4) != 0, FTZ = (MODE & 8) != 0;
     // round 3: 16 = nib4 decode (bit-identical), 32 = pointer-stepped loads and a key-group counter
@@ -971,9 +981,10 @@ __device__ __forceinline__ void qs_qattn7_body(
     __shared__ float smSum[WARPS][COLS];
     __shared__ __align__(16) uint8_t smRaw[PIPE > ACCB ? PIPE : ACCB];  // the pipeline, then the merge
     auto& smAcc = *reinterpret_cast<float (*)[WARPS][COLS][SMP]>(smRaw);
-    // one float4 of skew per thread block of HD/8 float4s: the 4 lanes j of a row read distinct banks
-    constexpr int KPB = HD / 8 + 1;
-    __shared__ __align__(16) float4 smKP[KPRE ? WARPS : KASYNC || VASYNC ? 2 * WARPS : 1][4 * KPB];
+    // a group's params as thread j's HD/16 chunks (its HD/4 channels) then one chunk of skew: the 8-byte reads of the
+    // 4 lanes j of a row hit distinct banks
+    constexpr int KPB = HD / 16 + 1;
+    __shared__ __align__(16) uint4 smKP[KPRE ? WARPS : KASYNC || VASYNC ? 2 * WARPS : 1][4 * KPB];
 
     const int slice = blockIdx.x % SLICES;
     const int kvHead = blockIdx.y;
@@ -1051,16 +1062,16 @@ __device__ __forceinline__ void qs_qattn7_body(
         const size_t rowBase = (size_t)kvHead * capacity;
         const uint8_t* kUr = kUpper + rowBase * (HD / 2) + j * (HD / 8);
         const uint8_t* vUr = vUpper + rowBase * (HD / 2) + g * (HD / 16);
-        const float2* vP = vParams + rowBase;  // valueGroupSize == HD: one (s, m) per position
+        const qs_kv_param* vP = vParams + rowBase;  // valueGroupSize == HD: one (s, m) per position
         struct Loads {
             uint32_t ku[TM][2][KW], vu[TM][4][VW];
-            float2 vp[TM][2];
+            qs_kv_param vp[TM][2];  // converted at their use, so a load in flight is not waited for early
         };
         // LEAN: row pointers of this thread's first row (g, 2j, g): one 64-bit multiply-add per unit and plane,
         // every load of the unit a constant offset from it
         const uint8_t* kUg = kUr + g * RB;
         const uint8_t* vUj = vUr + 2 * j * RB;
-        const float2* vPg = vP + g;
+        const qs_kv_param* vPg = vP + g;
         auto loadKeys = [&](Loads& L, int p0) {
             if constexpr (LEAN) {
                 const uint8_t* b = kUg + (size_t)p0 * RB;
@@ -1079,7 +1090,7 @@ __device__ __forceinline__ void qs_qattn7_body(
         auto loadValuesMt = [&](Loads& L, int p0, int mt) {
             if constexpr (LEAN) {
                 const uint8_t* b = vUj + (size_t)p0 * RB;
-                const float2* bp = vPg + p0;
+                const qs_kv_param* bp = vPg + p0;
 #pragma unroll
                 for (int r = 0; r < 2; ++r) L.vp[mt][r] = __ldg(bp + 16 * mt + 8 * r);
 #pragma unroll
@@ -1129,12 +1140,13 @@ __device__ __forceinline__ void qs_qattn7_body(
                 }
             }
         };
-        const float4* kpAll = reinterpret_cast<const float4*>(kParams + (size_t)kvHead * maxGroups * HD);
-        float4 kpre[KPF];
+        const uint4* kpAll = reinterpret_cast<const uint4*>(kParams + (size_t)kvHead * maxGroups * HD);  // chunks
+        uint4 kpre[KPF];
         if (KPRE && u0 < u1) {
             const int g0 = (qStart + u0 * UNIT) / groupSize;
 #pragma unroll
-            for (int i = 0; i < KPF; ++i) kpre[i] = __ldg(kpAll + (size_t)g0 * (HD / 2) + i * 32 + lane);
+            for (int i = 0; i < KPF; ++i)
+                if (i * 32 + lane < KPC) kpre[i] = __ldg(kpAll + (size_t)g0 * KPC + i * 32 + lane);
         }
         Loads cur;
         if (PF && u0 < u1) loadUnit(cur, qStart + u0 * UNIT);
@@ -1143,7 +1155,7 @@ __device__ __forceinline__ void qs_qattn7_body(
         // LEAN: the unit's key group by a counter (no division per unit): grpL, positions left in it leftL
         int grpL = (qStart + u0 * UNIT) / groupSize;
         int leftL = groupSize - (qStart + u0 * UNIT - grpL * groupSize);
-        // KASYNC: group gr's params go to smKP[2 * warp + (gr & 1)], lane: 16-byte chunks lane and lane + 32 (skewed
+        // KASYNC: group gr's params go to smKP[2 * warp + (gr & 1)], lane: 16-byte chunk lane (HD 64: lanes < 16; skewed
         // as the KPRE copy); the first two groups now, group gr + 2 once group gr's have been read; only groups the
         // warp's units reach (a short run must not read more params than before)
         const int pEnd = qStart + u1 * UNIT;
@@ -1152,8 +1164,8 @@ __device__ __forceinline__ void qs_qattn7_body(
 #pragma unroll
                 for (int i = 0; i < KPF; ++i) {
                     const int e = i * 32 + lane;
-                    qs7::cp16(&smKP[2 * warp + (gr & 1)][(e / (HD / 8)) * KPB + e % (HD / 8)],
-                              kpAll + (size_t)gr * (HD / 2) + e);
+                    if (e < KPC)
+                        qs7::cp16(&smKP[2 * warp + (gr & 1)][(e / (HD / 16)) * KPB + e % (HD / 16)], kpAll + (size_t)gr * KPC + e);
                 }
             }
             qs7::cp_commit();
@@ -1177,14 +1189,14 @@ __device__ __forceinline__ void qs_qattn7_body(
                 const int c = lane + 32 * i, row = c / CPR, col = c % CPR;
                 qs7::cp16(sb + row * VSTR + col * 16, vUpper + (rowBase + p0 + row) * RB + col * 16);
             }
-            if (lane < UNIT / 2) qs7::cp16(sb + UNIT * VSTR + lane * 16, vP + p0 + 2 * lane);
+            if (lane < UNIT / 4) qs7::cp16(sb + UNIT * VSTR + lane * 16, vP + p0 + 4 * lane);
             if (u == u0 || p0 % groupSize == 0) {
                 const int gr = p0 / groupSize;
 #pragma unroll
                 for (int i = 0; i < KPF; ++i) {
                     const int e = i * 32 + lane;
-                    qs7::cp16(&smKP[2 * warp + (gr & 1)][(e / (HD / 8)) * KPB + e % (HD / 8)],
-                              kpAll + (size_t)gr * (HD / 2) + e);
+                    if (e < KPC)
+                        qs7::cp16(&smKP[2 * warp + (gr & 1)][(e / (HD / 16)) * KPB + e % (HD / 16)], kpAll + (size_t)gr * KPC + e);
                 }
             }
         };
@@ -1206,7 +1218,7 @@ __device__ __forceinline__ void qs_qattn7_body(
                 qs7::cp16(sb + row * KSTR + col * 16, kUpper + src);
                 qs7::cp16(sb + UNIT * KSTR + row * VSTR + col * 16, vUpper + src);
             }
-            if (lane < UNIT / 2) qs7::cp16(sb + UNIT * (KSTR + VSTR) + lane * 16, vP + p0 + 2 * lane);
+            if (lane < UNIT / 4) qs7::cp16(sb + UNIT * (KSTR + VSTR) + lane * 16, vP + p0 + 4 * lane);
         };
         if constexpr (S > 0) {
 #pragma unroll
@@ -1231,7 +1243,7 @@ __device__ __forceinline__ void qs_qattn7_body(
                     for (int r = 0; r < 2; ++r) {
                         const int row = 16 * mt + g + 8 * r;
                         qs7::lds_words<KW>(sb + row * KSTR + j * (HD / 8), cur.ku[mt][r]);
-                        cur.vp[mt][r] = *reinterpret_cast<const float2*>(sb + UNIT * (KSTR + VSTR) + row * 8);
+                        cur.vp[mt][r] = *reinterpret_cast<const qs_kv_param*>(sb + UNIT * (KSTR + VSTR) + row * 4);
                     }
 #pragma unroll
                     for (int i = 0; i < 4; ++i) {
@@ -1277,29 +1289,29 @@ __device__ __forceinline__ void qs_qattn7_body(
             }
             if (newGroup) {
                 curGroup = grp;
-                const float4* kp;
+                const uint2* kp;  // thread j's channels j HD/4 .. as 8-byte words of two half2 (s, m)
                 if constexpr (VASYNC) {
-                    kp = &smKP[2 * warp + (grp & 1)][j * KPB];
+                    kp = reinterpret_cast<const uint2*>(&smKP[2 * warp + (grp & 1)][j * KPB]);
                 } else if constexpr (KASYNC) {
                     qs7::cp_wait<1>();  // this group's copy (the most recent one is the next group's)
                     __syncwarp();
-                    kp = &smKP[2 * warp + (grp & 1)][j * KPB];
+                    kp = reinterpret_cast<const uint2*>(&smKP[2 * warp + (grp & 1)][j * KPB]);
                 } else if constexpr (KPRE) {
                     __syncwarp();
 #pragma unroll
                     for (int i = 0; i < KPF; ++i) {
                         const int e = i * 32 + lane;
-                        smKP[warp][(e / (HD / 8)) * KPB + e % (HD / 8)] = kpre[i];
+                        if (e < KPC) smKP[warp][(e / (HD / 16)) * KPB + e % (HD / 16)] = kpre[i];
                     }
                     __syncwarp();
                     if (grp + 1 < maxGroups) {
 #pragma unroll
                         for (int i = 0; i < KPF; ++i)
-                            kpre[i] = __ldg(kpAll + (size_t)(grp + 1) * (HD / 2) + i * 32 + lane);
+                            if (i * 32 + lane < KPC) kpre[i] = __ldg(kpAll + (size_t)(grp + 1) * KPC + i * 32 + lane);
                     }
-                    kp = &smKP[warp][j * KPB];
+                    kp = reinterpret_cast<const uint2*>(&smKP[warp][j * KPB]);
                 } else {
-                    kp = kpAll + (size_t)grp * (HD / 2) + j * (HD / 8);
+                    kp = reinterpret_cast<const uint2*>(kpAll + (size_t)grp * KPC + j * (HD / 16));
                 }
                 float bpart[NT];
 #pragma unroll
@@ -1310,7 +1322,7 @@ __device__ __forceinline__ void qs_qattn7_body(
 #pragma unroll
                     for (int i = 0; i < 4; ++i) {
                         // channels 8w+2i, 8w+2i+1
-                        const float4 p = KPRE || KASYNC || VASYNC ? kp[4 * w + i] : __ldg(kp + 4 * w + i);
+                        const float4 p = qs_kv_param_pair(KPRE || KASYNC || VASYNC ? kp[4 * w + i] : __ldg(kp + 4 * w + i));
                         sc[2 * i] = p.x * 0.0625f;
                         off[2 * i] = fmaf(7.5f, p.x, p.y);
                         sc[2 * i + 1] = p.z * 0.0625f;
@@ -1401,7 +1413,7 @@ __device__ __forceinline__ void qs_qattn7_body(
                 for (int mt = 0; mt < TM; ++mt) {
 #pragma unroll
                     for (int r = 0; r < 2; ++r)
-                        cur.vp[mt][r] = *reinterpret_cast<const float2*>(sb + UNIT * VSTR + (16 * mt + g + 8 * r) * 8);
+                        cur.vp[mt][r] = *reinterpret_cast<const qs_kv_param*>(sb + UNIT * VSTR + (16 * mt + g + 8 * r) * 4);
 #pragma unroll
                     for (int i = 0; i < 4; ++i) {
                         const int row = 16 * mt + 2 * j + (i & 1) + 8 * (i >> 1);
@@ -1417,8 +1429,9 @@ __device__ __forceinline__ void qs_qattn7_body(
                 for (int nt = 0; nt < NT; ++nt) {
 #pragma unroll
                     for (int r = 0; r < 2; ++r) {
-                        const float vs = vp[mt][r].x * 0.0625f;
-                        const float voff = fmaf(7.5f, vp[mt][r].x, vp[mt][r].y);
+                        const float2 vpf = qs_kv_param_f(vp[mt][r]);
+                        const float vs = vpf.x * 0.0625f;
+                        const float voff = fmaf(7.5f, vpf.x, vpf.y);
                         if (oneq) {  // column 2j + 1 is no query: P = 0 there, its sums untouched
                             const float p0 = qs7::ex2<FTZ>(s[mt][nt][2 * r] - runMax[nt][0]);
                             runSum[nt][0] += p0;
@@ -1621,7 +1634,7 @@ __device__ __forceinline__ void qs_qattn7_body(
     extern "C" __global__ void __launch_bounds__(qs6::THREADS, MINB) HNAME(\
         const float* __restrict__ q, const uint8_t* __restrict__ kUpper, const uint8_t* __restrict__ kLower,   \
         const uint8_t* __restrict__ vUpper, const uint8_t* __restrict__ vLower,                               \
-        const float2* __restrict__ kParams, const float2* __restrict__ vParams,                               \
+        const qs_kv_param* __restrict__ kParams, const qs_kv_param* __restrict__ vParams,                               \
         const __half* __restrict__ bufK, const __half* __restrict__ bufV, float* __restrict__ partialAcc,     \
         float* __restrict__ partialMax, float* __restrict__ partialSum, int quantized, int bufLen,            \
         int capacity, int maxGroups, int bufCapacity, int groupSize, int valueGroupSize, int chunkLen,        \
@@ -1646,7 +1659,7 @@ __device__ __forceinline__ void qs_qattn7_body(
     extern "C" __global__ void __launch_bounds__(qs6::THREADS, MINB) GNAME(\
         const float* __restrict__ q, const uint8_t* __restrict__ kUpper, const uint8_t* __restrict__ kLower,   \
         const uint8_t* __restrict__ vUpper, const uint8_t* __restrict__ vLower,                               \
-        const float2* __restrict__ kParams, const float2* __restrict__ vParams,                               \
+        const qs_kv_param* __restrict__ kParams, const qs_kv_param* __restrict__ vParams,                               \
         const __half* __restrict__ bufK, const __half* __restrict__ bufV, float* __restrict__ partialAcc,     \
         float* __restrict__ partialMax, float* __restrict__ partialSum, const int* __restrict__ header,       \
         int firstQuery, int nq, int qRowStride, int capacity, int maxGroups, int bufCapacity, int groupSize,  \

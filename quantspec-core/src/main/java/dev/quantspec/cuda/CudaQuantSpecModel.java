@@ -549,8 +549,8 @@ public final class CudaQuantSpecModel implements AutoCloseable {
                     + g + ", capacity " + capacity + ")");
         }
         QuantizedKvLayout layout = cache[0].layout();
-        float[] keyParams = randomParams(layout.keyParamsBytes() / 4, seed++);
-        float[] valueParams = randomParams(layout.valueParamsBytes() / 4, seed++);
+        short[] keyParams = randomParams(layout.keyParamsBytes() / 2, seed++);
+        short[] valueParams = randomParams(layout.valueParamsBytes() / 2, seed++);
         for (DeviceQuantizedKv layer : cache) {
             QuantizedKvLayout l = layer.layout();
             kernels.fillRandomF16(layer.bufferKeys(), l.bufferBytes() / 2, seed++, 0f, 1f);
@@ -568,14 +568,14 @@ public final class CudaQuantSpecModel implements AutoCloseable {
         this.quantized = q;
     }
 
-    /** (scale, min) pairs: scale in [0.1, 0.2), min in [-1.5, -1.3), so codes give values near [-1.5, 1.5]. */
-    private static float[] randomParams(long floats, long seed) {
-        if (floats > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("too many params to fill from the host: " + floats);
+    /** fp16 (scale, min) pairs: scale in [0.1, 0.2), min in [-1.5, -1.3), so codes give values near [-1.5, 1.5]. */
+    private static short[] randomParams(long halves, long seed) {
+        if (halves > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("too many params to fill from the host: " + halves);
         java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
-        float[] p = new float[(int) floats];
+        short[] p = new short[(int) halves];
         for (int i = 0; i < p.length; i += 2) {
-            p[i] = 0.1f + 0.1f * (float) random.nextDouble();
-            p[i + 1] = -1.5f + 0.2f * (float) random.nextDouble();
+            p[i] = HalfFloats.floatToHalf(0.1f + 0.1f * (float) random.nextDouble());
+            p[i + 1] = HalfFloats.floatToHalf(-1.5f + 0.2f * (float) random.nextDouble());
         }
         return p;
     }

@@ -10,8 +10,8 @@ public final class DeviceQuantizedKv implements AutoCloseable {
     final DeviceBuffer keyLower;     // u8 [kvHeads][capacity][headDim/2]
     final DeviceBuffer valueUpper;   // u8 [kvHeads][capacity][headDim/2]
     final DeviceBuffer valueLower;   // u8 [kvHeads][capacity][headDim/2]
-    final DeviceBuffer keyParams;    // f32 [kvHeads][capacity/G][headDim][2]: (scale, min)
-    final DeviceBuffer valueParams;  // f32 [kvHeads][capacity][headDim/vg][2]: (scale, min)
+    final DeviceBuffer keyParams;    // f16 [kvHeads][capacity/G][headDim][2]: (scale, min)
+    final DeviceBuffer valueParams;  // f16 [kvHeads][capacity][headDim/vg][2]: (scale, min)
     final DeviceBuffer bufferKeys;   // f16 [kvHeads][bufferCapacity][headDim]
     final DeviceBuffer bufferValues; // f16 [kvHeads][bufferCapacity][headDim]
 
@@ -22,9 +22,9 @@ public final class DeviceQuantizedKv implements AutoCloseable {
         keyLower = context.allocate("key lower nibbles u8" + shape, layout.planeBytes());
         valueUpper = context.allocate("value upper nibbles u8" + shape, layout.planeBytes());
         valueLower = context.allocate("value lower nibbles u8" + shape, layout.planeBytes());
-        keyParams = context.allocate("key params f32[" + layout.kvHeads() + "][" + layout.maxGroups() + "]["
+        keyParams = context.allocate("key params f16[" + layout.kvHeads() + "][" + layout.maxGroups() + "]["
                 + layout.headDim() + "][2]", layout.keyParamsBytes());
-        valueParams = context.allocate("value params f32[" + layout.kvHeads() + "][" + layout.capacity() + "]["
+        valueParams = context.allocate("value params f16[" + layout.kvHeads() + "][" + layout.capacity() + "]["
                 + layout.valueGroups() + "][2]", layout.valueParamsBytes());
         bufferKeys = context.allocate("buffer keys f16[" + layout.kvHeads() + "][" + layout.bufferCapacity() + "]["
                 + layout.headDim() + "]", layout.bufferBytes());

@@ -187,11 +187,13 @@ public final class QuantizedAttentionBenchmark {
         return v;
     }
 
+    /** half2 (scale, min) words: scale in [0.2, 0.3), min in [-2, -1.9). */
     private int[] params(int n) {
         int[] v = new int[n];
-        for (int i = 0; i < n; i += 2) {
-            v[i] = Float.floatToRawIntBits((float) (0.2 + 0.1 * random.nextDouble()));
-            if (i + 1 < n) v[i + 1] = Float.floatToRawIntBits((float) (-2 + 0.1 * random.nextDouble()));
+        for (int i = 0; i < n; i++) {
+            int scale = HalfFloats.floatToHalf((float) (0.2 + 0.1 * random.nextDouble())) & 0xffff;
+            int min = HalfFloats.floatToHalf((float) (-2 + 0.1 * random.nextDouble())) & 0xffff;
+            v[i] = scale | (min << 16);
         }
         return v;
     }

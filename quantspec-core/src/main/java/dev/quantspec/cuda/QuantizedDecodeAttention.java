@@ -530,8 +530,8 @@ public final class QuantizedDecodeAttention implements AutoCloseable {
     /** Bytes one {@link #run} reads from the cache: nibble planes, params and buffer rows of the visible positions. */
     public long bytesRead(int quantized, int bufLen) {
         long perTokenPlanes = (long) layout.kvHeads() * layout.headDim() / 2 * (view == View.DRAFT ? 2 : 4);
-        long keyParams = (long) layout.kvHeads() * (quantized / layout.groupSize()) * layout.headDim() * 8;
-        long valueParams = (long) layout.kvHeads() * quantized * layout.valueGroups() * 8;
+        long keyParams = (long) layout.kvHeads() * (quantized / layout.groupSize()) * layout.headDim() * QuantizedKvLayout.PARAM_BYTES;
+        long valueParams = (long) layout.kvHeads() * quantized * layout.valueGroups() * QuantizedKvLayout.PARAM_BYTES;
         long buffer = 2L * layout.kvHeads() * bufLen * layout.headDim() * 2;
         return perTokenPlanes * quantized + keyParams + valueParams + buffer;
     }

@@ -5,8 +5,8 @@ package dev.quantspec.cuda;
  * {@code dev.quantspec.kv.HierarchicalKvCache}, so planes and params can be compared bit for bit):
  * <pre>
  *   kUpper, kLower, vUpper, vLower  u8     [kvHeads][capacity][headDim/2]   nibble (h*capacity + t)*headDim + c, even c low
- *   kParams                         float2 [kvHeads][capacity/G][headDim]    (scale, min) per key group and channel
- *   vParams                         float2 [kvHeads][capacity][headDim/vg]   (scale, min) per token and value group
+ *   kParams                         half2  [kvHeads][capacity/G][headDim]    (scale, min) per key group and channel
+ *   vParams                         half2  [kvHeads][capacity][headDim/vg]   (scale, min) per token and value group
  *   bufK, bufV                      fp16   [kvHeads][bufferCapacity][headDim] the full-precision buffer
  * </pre>
  *
@@ -30,6 +30,9 @@ public record QuantizedKvLayout(int kvHeads, int headDim, int capacity, int grou
         }
     }
 
+    /** Bytes of one group's (scale, min): two fp16 (ResidualQuantizer rounds them to halves). */
+    public static final int PARAM_BYTES = 4;
+
     /** Key groups per kv head: {@code capacity / G}, as the CPU cache sizes its params. */
     public int maxGroups() {
         return capacity / groupSize;
@@ -45,11 +48,11 @@ public record QuantizedKvLayout(int kvHeads, int headDim, int capacity, int grou
     }
 
     public long keyParamsBytes() {
-        return (long) kvHeads * maxGroups() * headDim * 8;
+        return (long) kvHeads * maxGroups() * headDim * PARAM_BYTES;
     }
 
     public long valueParamsBytes() {
-        return (long) kvHeads * capacity * valueGroups() * 8;
+        return (long) kvHeads * capacity * valueGroups() * PARAM_BYTES;
     }
 
     /** Bytes of one of the two fp16 buffers. */

@@ -321,11 +321,12 @@ public final class HierarchicalKvCache implements KvCache {
 
     @Override
     public double bytesPerToken() {
-        // Per layer and kv head channel: two nibble planes (1 byte) for keys and for values, plus
-        // fp32 scale and minimum per key group channel (amortized over G tokens) and per value group.
+        // Per layer and kv head channel: two nibble planes (1 byte) for keys and for values, plus an
+        // fp16 scale and minimum per key group channel (amortized over G tokens) and per value group (values
+        // that are halves, ResidualQuantizer; held as floats here, stored as half2 on the GPU).
         double perChannel = 2 * 1.0;
-        double keyParamsPerToken = 2.0 * Float.BYTES * shape.headDim() / cfg.groupSize();
-        double valueParamsPerToken = 2.0 * Float.BYTES * valueGroups;
+        double keyParamsPerToken = 2.0 * Short.BYTES * shape.headDim() / cfg.groupSize();
+        double valueParamsPerToken = 2.0 * Short.BYTES * valueGroups;
         return shape.layers() * shape.kvHeads() * (perChannel * shape.headDim() + keyParamsPerToken + valueParamsPerToken);
     }
 

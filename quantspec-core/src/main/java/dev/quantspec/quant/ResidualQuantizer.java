@@ -1,6 +1,7 @@
 package dev.quantspec.quant;
 
 import dev.quantspec.QuantSpecException;
+import dev.quantspec.safetensors.Halfs;
 
 /**
  * Residual asymmetric 4/8-bit quantization of one group of values (QUANTSPEC.md, "Quantization of
@@ -8,8 +9,8 @@ import dev.quantspec.QuantSpecException;
  * alone is the draft's 4-bit view, upper and lower together the target's 8-bit view.
  *
  * <pre>
- *   mn    = min(x)
- *   scale = max((max(x) - mn) / 15, SCALE_FLOOR)
+ *   mn    = down16(min(x))
+ *   scale = up16(max((max(x) - mn) / 15, SCALE_FLOOR))
  *   u     = clamp(rint((x - mn) / scale), 0, 15)
  *   l     = clamp(rint((x - (u*scale + mn)) / (scale/16)), -8, 7) + 8      (stored 0..15)
  *   x4    = u*scale + mn                                                  (draft view)
@@ -22,22 +23,30 @@ import dev.quantspec.QuantSpecException;
  * reproduces the same bits only if it forbids contraction into FMA ({@code __fmul_rn}/{@code __fadd_rn}
  * or {@code -fmad=false}) and divides with IEEE division ({@code __fdiv_rn}, not {@code --use_fast_math}).
  *
+ * <p>The params are fp16 ({@code down16} / {@code up16}: the nearest half toward -inf / +inf,
+ * {@link Halfs#f16RoundDown} / {@link Halfs#f16RoundUp}): the GPU stores them as a half2 per group, which
+ * halves their share of the bytes an attention step streams (16 of 144 bytes per position and kv head for
+ * the INT4 draft at G = 128 and head dim 128, 8 of 136 as halves). Rounding the minimum down and the scale up
+ * keeps every value inside the group's 16 steps, so the codes absorb the rounding: the error bounds below
+ * are those of the rounded scale, which is within one half-precision ulp of the exact one. The price: a
+ * group whose minimum lies below -65504, or whose range exceeds 15 x 65504, is rejected like a non-finite one.
+ *
  * <p>Known property of the formula (kept because it is normative): the lower code is clamped at +7,
  * so a value whose residual lies in (15/32, 1/2] of a scale step decodes with an 8-bit error up to
  * {@code scale/16} instead of {@code scale/32}; about 1 value in 32 of a uniform group. Values whose
  * residual is not clamped decode within {@code scale/32}.
  *
- * <p>Non-finite input (NaN, ±Inf) and groups whose range {@code max - min} overflows float are
+ * <p>Non-finite input (NaN, ±Inf) and groups whose params do not fit fp16 (see above) are
  * rejected with a {@link QuantSpecException}: a quantized NaN would silently poison every later
  * attention score, so the error surfaces where it enters the cache.
  */
 public final class ResidualQuantizer {
     /**
-     * Smallest scale, 2^-100 (about 7.9e-31). A constant group (range 0) gets this scale, so every
-     * value quantizes to u = 0, l = 8 and decodes EXACTLY to {@code mn}; a denormal range cannot
-     * turn {@code scale/16} into zero or a denormal (2^-104 is still a normal float), so the
-     * divisions never produce Inf or NaN. A power of two so that a CUDA kernel can write the same
-     * literal ({@code 0x1p-100f}).
+     * Smallest scale before the rounding to fp16, 2^-100 (about 7.9e-31; {@link #scale} keeps this floor for the
+     * 4-bit weights, which store fp32 params). In the KV cache's groups {@code up16} lifts it to 2^-24, the smallest
+     * half: a constant group whose value is a half gets that scale, so every value quantizes to u = 0, l = 8 and
+     * decodes EXACTLY to {@code mn}; {@code scale/16} stays a normal float (2^-28), so the divisions never produce
+     * Inf or NaN. A power of two so that a CUDA kernel can write the same literal ({@code 0x1p-100f}).
      */
     public static final float SCALE_FLOOR = 0x1p-100f;
 
@@ -58,7 +67,7 @@ public final class ResidualQuantizer {
      * <p>Keys use {@code srcStride = head_dim} (one channel over consecutive tokens), values use
      * {@code srcStride = 1} (the channels of one token).
      *
-     * @throws QuantSpecException if a value is NaN or infinite, or the group's range overflows float
+     * @throws QuantSpecException if a value is NaN or infinite, or the group's params do not fit fp16
      */
     public static void quantizeGroup(float[] src, int srcOff, int srcStride, int n,
                                      NibblePlane upper, NibblePlane lower, long dstNibble, int dstStride,
@@ -75,9 +84,11 @@ public final class ResidualQuantizer {
             mn = Math.min(mn, v);
             mx = Math.max(mx, v);
         }
-        float scale = scale(mn, mx);
+        float min = mn;
+        mn = Halfs.f16ToFloat(Halfs.f16RoundDown(min));
+        float scale = Halfs.f16ToFloat(Halfs.f16RoundUp(scale(mn, mx)));
         if (!Float.isFinite(scale)) {
-            throw nonFinite(src, srcOff, srcStride, n, mn, mx);
+            throw nonFinite(src, srcOff, srcStride, n, min, mx);
         }
         for (int i = 0; i < n; i++) {
             float x = src[srcOff + i * srcStride];
@@ -133,6 +144,7 @@ public final class ResidualQuantizer {
             }
         }
         return new QuantSpecException("cannot quantize a group of " + n + " values starting at src[" + srcOff
-                + "] (stride " + srcStride + "): its range max - min = " + mx + " - (" + mn + ") overflows float");
+                + "] (stride " + srcStride + "): its params do not fit fp16 (min " + mn + ", max " + mx
+                + "; the minimum must be >= -65504 and (max - min) / 15 <= 65504)");
     }
 }

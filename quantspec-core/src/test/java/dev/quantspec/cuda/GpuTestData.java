@@ -29,6 +29,21 @@ final class GpuTestData {
         return b;
     }
 
+    /**
+     * fp16 bit patterns of values that are halves (the KV cache's params, which the quantizer rounds to halves):
+     * the device layout of a CPU params array; fails on a value a half cannot hold exactly.
+     */
+    static short[] halves(float[] exactHalves) {
+        short[] h = new short[exactHalves.length];
+        for (int i = 0; i < h.length; i++) {
+            h[i] = HalfFloats.floatToHalf(exactHalves[i]);
+            if (Float.floatToRawIntBits(HalfFloats.halfToFloat(h[i])) != Float.floatToRawIntBits(exactHalves[i])) {
+                throw new IllegalArgumentException("param " + i + " = " + exactHalves[i] + " is not a half");
+            }
+        }
+        return h;
+    }
+
     static DeviceBuffer upload(CudaContext context, String name, float[] values) {
         DeviceBuffer b = context.allocate(name, values.length * 4L);
         b.upload(values);

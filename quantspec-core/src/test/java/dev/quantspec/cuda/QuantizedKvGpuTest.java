@@ -97,8 +97,8 @@ class QuantizedKvGpuTest {
             assertThat(bytes(kv.keyLower)).as("key lower plane").isEqualTo(kl.bytes());
             assertThat(bytes(kv.valueUpper)).as("value upper plane").isEqualTo(vu.bytes());
             assertThat(bytes(kv.valueLower)).as("value lower plane").isEqualTo(vl.bytes());
-            assertThat(bits(kv.keyParams.downloadFloats(kp.length))).as("key params").containsExactly(bits(kp));
-            assertThat(bits(kv.valueParams.downloadFloats(vp.length))).as("value params").containsExactly(bits(vp));
+            assertThat(kv.keyParams.downloadShorts(kp.length)).as("key params").containsExactly(GpuTestData.halves(kp));
+            assertThat(kv.valueParams.downloadShorts(vp.length)).as("value params").containsExactly(GpuTestData.halves(vp));
         }
     }
 
@@ -206,8 +206,8 @@ class QuantizedKvGpuTest {
             kv.keyLower.upload(kl.bytes());
             kv.valueUpper.upload(vu.bytes());
             kv.valueLower.upload(vl.bytes());
-            kv.keyParams.upload(kp);
-            kv.valueParams.upload(vp);
+            kv.keyParams.upload(GpuTestData.halves(kp));
+            kv.valueParams.upload(GpuTestData.halves(vp));
             kv.bufferKeys.upload(bufK);
             kv.bufferValues.upload(bufV);
             // when: every compiled kernel version and tuning that fits this layout
@@ -595,8 +595,8 @@ class QuantizedKvGpuTest {
             assertThat(bytes(kv.keyLower)).as("key lower plane").isEqualTo(kl.bytes());
             assertThat(bytes(kv.valueUpper)).as("value upper plane").isEqualTo(vu.bytes());
             assertThat(bytes(kv.valueLower)).as("value lower plane").isEqualTo(vl.bytes());
-            assertThat(bits(kv.keyParams.downloadFloats(kp.length))).as("key params").containsExactly(bits(kp));
-            assertThat(bits(kv.valueParams.downloadFloats(vp.length))).as("value params").containsExactly(bits(vp));
+            assertThat(kv.keyParams.downloadShorts(kp.length)).as("key params").containsExactly(GpuTestData.halves(kp));
+            assertThat(kv.valueParams.downloadShorts(vp.length)).as("value params").containsExactly(GpuTestData.halves(vp));
         }
     }
 
@@ -711,8 +711,8 @@ class QuantizedKvGpuTest {
             kv.keyLower.upload(kl.bytes());
             kv.valueUpper.upload(vu.bytes());
             kv.valueLower.upload(vl.bytes());
-            kv.keyParams.upload(kp);
-            kv.valueParams.upload(vp);
+            kv.keyParams.upload(GpuTestData.halves(kp));
+            kv.valueParams.upload(GpuTestData.halves(vp));
             kv.bufferKeys.upload(bufK);
             kv.bufferValues.upload(bufV);
             return kv;
@@ -838,6 +838,12 @@ class QuantizedKvGpuTest {
             v[t * stride + 1] = (t % 2 == 0) ? 0.0f : -0.0f;          // signed zeros
             v[t * stride + 2] = t == 0 ? -1.0f : (t == 1 ? 14.0f : (float) (t % 31) - 1.0f); // ties at half steps
             v[t * stride + 3] = Float.MIN_NORMAL * (t % 3);           // a tiny range
+            // the fp16 params (minimum rounded down, scale up): a minimum near the half range's end, a constant
+            // that is no half, values in the half subnormals, a narrow range far from zero
+            v[t * stride + 4] = -65000f + 400f * (float) random.nextDouble();
+            v[t * stride + 5] = 0.1f;
+            v[t * stride + 6] = 3e-6f * (float) random.nextDouble() - 1e-6f;
+            v[t * stride + 7] = 1000.3f + 1e-3f * (t % 5);
         }
         if (type == DeviceKvQuantizer.Source.F16) {
             for (int i = 0; i < v.length; i++) v[i] = HalfFloats.halfToFloat(HalfFloats.floatToHalf(v[i]));

@@ -20,8 +20,8 @@ class QuantizedKvLayoutTest {
         // when / then: nibble (h*capacity + t)*headDim + c, params per (h, floor(capacity/G), c) and (h, t, j)
         assertThat(layout.maxGroups()).isEqualTo(7);
         assertThat(layout.planeBytes()).isEqualTo(8L * 1000 * 128 / 2);
-        assertThat(layout.keyParamsBytes()).isEqualTo(8L * 7 * 128 * 2 * 4);
-        assertThat(layout.valueParamsBytes()).isEqualTo(8L * 1000 * 1 * 2 * 4);
+        assertThat(layout.keyParamsBytes()).isEqualTo(8L * 7 * 128 * 2 * 2);  // (scale, min) as two fp16
+        assertThat(layout.valueParamsBytes()).isEqualTo(8L * 1000 * 1 * 2 * 2);
         assertThat(layout.bufferBytes()).isEqualTo(8L * 261 * 128 * 2);
     }
 

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.quantspec.quant.ResidualQuantizer;
+import dev.quantspec.quant.TextbookHalves;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -129,7 +130,8 @@ class HierarchicalKvCacheTest {
             mn = Math.min(mn, rec.keys[i][l][h * hd + c]);
             mx = Math.max(mx, rec.keys[i][l][h * hd + c]);
         }
-        float scale = Math.max((mx - mn) / 15f, ResidualQuantizer.SCALE_FLOOR);
+        mn = TextbookHalves.atOrBelow(mn);  // the params are halves: the minimum rounded down, the scale up
+        float scale = TextbookHalves.atOrAbove(Math.max((mx - mn) / 15f, ResidualQuantizer.SCALE_FLOOR));
         float x = rec.keys[t][l][h * hd + c];
         int u = (int) Math.max(0, Math.min(15, Math.rint((x - mn) / scale)));
         int lo = (int) Math.max(-8, Math.min(7, Math.rint((x - (u * scale + mn)) / (scale / 16)))) + 8;
@@ -240,7 +242,7 @@ class HierarchicalKvCacheTest {
         HierarchicalKvCache cache = new HierarchicalKvCache(qsSmall, HierarchicalCacheConfig.defaults(64), 300, 5);
         // two nibble planes = 1 byte per element (half of fp16) plus fp32 scale/min per key group
         // channel (amortized over G = 128 tokens) and per value group of each token
-        assertThat(cache.bytesPerToken()).isEqualTo(8 * 4 * (2 * 64 + 2 * 4 * 64 / 128.0 + 2 * 4 * 1));
+        assertThat(cache.bytesPerToken()).isEqualTo(8 * 4 * (2 * 64 + 2 * 2 * 64 / 128.0 + 2 * 2 * 1));
         assertThat(cache.bytesPerToken()).isLessThan(8192 * 0.6);
     }
 }

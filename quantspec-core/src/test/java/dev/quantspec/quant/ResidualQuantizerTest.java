@@ -12,7 +12,10 @@ import org.junit.jupiter.params.provider.ValueSource;
 class ResidualQuantizerTest {
     private static final int[] GROUP_SIZES = {1, 2, 3, 17, 64, 128};
 
-    /** The formulas of QUANTSPEC.md written out independently, in plain float loops. */
+    /**
+     * The formulas of QUANTSPEC.md written out independently, in plain float loops, with the params rounded
+     * outward to fp16 (the minimum toward -inf, the scale toward +inf) as the cache stores them.
+     */
     record Reference(float scale, float mn, int[] upper, int[] lower, int[] rawLower) {
         static Reference of(float[] x) {
             float mn = x[0];
@@ -25,10 +28,12 @@ class ResidualQuantizerTest {
                     mx = v;
                 }
             }
+            mn = TextbookHalves.atOrBelow(mn);
             float scale = (mx - mn) / 15f;
             if (scale < ResidualQuantizer.SCALE_FLOOR) {
                 scale = ResidualQuantizer.SCALE_FLOOR;
             }
+            scale = TextbookHalves.atOrAbove(scale);
             int n = x.length;
             int[] upper = new int[n];
             int[] lower = new int[n];
@@ -194,8 +199,8 @@ class ResidualQuantizerTest {
     }
 
     @ParameterizedTest
-    @ValueSource(floats = {0f, 3.25f, -1e6f, 1e30f, -7.5e-39f, 1e-30f})
-    void should_decode_a_constant_group_exactly_to_its_value(float value) {
+    @ValueSource(floats = {0f, 3.25f, -65504f, 65504f, 0x1p-24f, -1.5f})
+    void should_decode_a_constant_group_of_a_half_exactly_to_its_value(float value) {
         for (int n : GROUP_SIZES) {
             // given
             float[] x = new float[n];
@@ -204,14 +209,34 @@ class ResidualQuantizerTest {
             // when
             Quantized q = Quantized.of(x);
 
-            // then
-            assertThat(q.scale()).isEqualTo(ResidualQuantizer.SCALE_FLOOR);
+            // then: the smallest half as the scale (the floor rounded up), the value itself as the minimum
+            assertThat(q.scale()).isEqualTo(0x1p-24f);
             assertThat(q.mn()).isEqualTo(value);
             for (int i = 0; i < n; i++) {
                 assertThat(q.upper()[i]).isZero();
                 assertThat(q.lower()[i]).isEqualTo(8);
                 assertThat(q.x4(i)).isEqualTo(value);
                 assertThat(q.x8(i)).isEqualTo(value);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(floats = {3.3f, 1000.1f, -7.5e-39f, 1e-30f, -0.1f})
+    void should_decode_a_constant_group_that_is_no_half_within_the_bounds(float value) {
+        for (int n : GROUP_SIZES) {
+            // given
+            float[] x = new float[n];
+            java.util.Arrays.fill(x, value);
+
+            // when
+            Quantized q = Quantized.of(x);
+
+            // then: the minimum is the half below, and the codes carry the difference
+            Reference ref = Reference.of(x);
+            assertThat(q.mn()).isLessThan(value).isEqualTo(ref.mn());
+            for (int i = 0; i < n; i++) {
+                assertWithinBounds(x, q, i, ref.rawLower()[i] > 7);
             }
         }
     }
@@ -225,7 +250,7 @@ class ResidualQuantizerTest {
         Quantized q = Quantized.of(x);
 
         // then: no division by a zero or denormal step, and every view is finite and close
-        assertThat(q.scale()).isEqualTo(ResidualQuantizer.SCALE_FLOOR);
+        assertThat(q.scale()).isEqualTo(0x1p-24f);
         assertThat(q.scale() / 16f).isGreaterThanOrEqualTo(Float.MIN_NORMAL);
         for (int i = 0; i < x.length; i++) {
             assertThat(q.x4(i)).isFinite();
@@ -235,7 +260,7 @@ class ResidualQuantizerTest {
     }
 
     @ParameterizedTest
-    @ValueSource(floats = {1e6f, 1e30f, 1e37f})
+    @ValueSource(floats = {1e3f, 3e4f, 65504f})
     void should_stay_finite_and_within_bounds_for_huge_ranges_mixed_with_tiny_values(float huge) {
         Random random = new Random(5);
         for (int trial = 0; trial < 50; trial++) {
@@ -305,15 +330,46 @@ class ResidualQuantizerTest {
         }
     }
 
-    @Test
-    void should_reject_a_group_whose_range_overflows_float() {
+    @ParameterizedTest
+    @ValueSource(floats = {-65505f, -1e6f, -3e38f})
+    void should_reject_a_group_whose_minimum_is_below_the_half_range(float min) {
         // given
-        float[] src = {-3e38f, 3e38f};
+        float[] src = {min, 1f, 2f};
 
         // when / then
         assertThatThrownBy(() -> Quantized.of(src))
                 .isInstanceOf(QuantSpecException.class)
-                .hasMessageContaining("overflows");
+                .hasMessageContaining("do not fit fp16")
+                .hasMessageContaining(String.valueOf(min));
+    }
+
+    @Test
+    void should_reject_a_group_whose_scale_exceeds_the_largest_half() {
+        // given: (max - min) / 15 just above 65504
+        float[] src = {-1f, 15 * 65600f};
+
+        // when / then
+        assertThatThrownBy(() -> Quantized.of(src))
+                .isInstanceOf(QuantSpecException.class)
+                .hasMessageContaining("do not fit fp16");
+        // and a range just inside is accepted
+        assertThat(Quantized.of(new float[] {-1f, 15 * 65000f}).scale()).isFinite();
+    }
+
+    @Test
+    void should_store_params_that_are_halves() {
+        Random random = new Random(11);
+        for (int trial = 0; trial < 2000; trial++) {
+            // given
+            float[] x = randomGroup(random, 1 + random.nextInt(128));
+
+            // when
+            Quantized q = Quantized.of(x);
+
+            // then: both params are values a half holds exactly (fp16 storage on the GPU loses nothing)
+            assertThat(TextbookHalves.isHalf(q.scale())).as("scale %s", q.scale()).isTrue();
+            assertThat(TextbookHalves.isHalf(q.mn())).as("min %s", q.mn()).isTrue();
+        }
     }
 
     @Test
@@ -339,7 +395,7 @@ class ResidualQuantizerTest {
     }
 
     private static float[] randomGroup(Random random, int n) {
-        double magnitude = Math.pow(10, random.nextInt(9) - 4); // 1e-4 .. 1e4
+        double magnitude = Math.pow(10, random.nextInt(8) - 4); // 1e-4 .. 1e3: min stays inside the half range
         double offset = random.nextBoolean() ? 0 : magnitude * random.nextGaussian() * 3;
         float[] x = new float[n];
         for (int i = 0; i < n; i++) {

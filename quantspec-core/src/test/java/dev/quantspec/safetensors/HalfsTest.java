@@ -71,6 +71,59 @@ class HalfsTest {
         }
     }
 
+    @Test
+    void should_round_every_float_between_two_neighbouring_halves_down_to_the_lower_and_up_to_the_upper() {
+        // walk the positive halves in value order (0x0000 .. 0x7BFF); negatives mirror them
+        for (int h = 0; h < 0x7BFF; h++) {
+            // given two neighbouring halves, valued by the textbook formula (not by Halfs)
+            float lower = textbookValue(h);
+            float upper = textbookValue(h + 1);
+            for (float x : new float[] {lower, Math.nextUp(lower), (float) ((lower + (double) upper) / 2),
+                    Math.nextDown(upper)}) {
+                if (x >= upper) continue;  // the midpoint of two subnormal neighbours may round onto one
+                boolean exact = x == lower;
+
+                // when the float is rounded toward -inf and +inf, and its negation too
+                // then down gives the lower neighbour, up the upper one (both the value itself when exact)
+                assertThat(Halfs.f16RoundDown(x) & 0xFFFF).as("down %s", x).isEqualTo(h);
+                assertThat(Halfs.f16RoundUp(x) & 0xFFFF).as("up %s", x).isEqualTo(exact ? h : h + 1);
+                assertThat(Halfs.f16RoundUp(-x) & 0xFFFF).as("up %s", -x).isEqualTo(0x8000 | h);
+                assertThat(Halfs.f16RoundDown(-x) & 0xFFFF).as("down %s", -x).isEqualTo(0x8000 | (exact ? h : h + 1));
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}: down 0x{1}, up 0x{2}")
+    @CsvSource({
+            "65504.0, 7BFF, 7BFF",
+            "65505.0, 7BFF, 7C00",          // beyond the largest half: down stays finite, up overflows
+            "1.0E30, 7BFF, 7C00",
+            "-65505.0, FC00, FBFF",
+            "Infinity, 7C00, 7C00",
+            "-Infinity, FC00, FC00",
+            "1.0E-10, 0000, 0001",          // below the smallest subnormal
+            "-1.0E-10, 8001, 8000",         // up keeps the sign of a negative result that rounds to zero
+            "0.0, 0000, 0000",
+            "-0.0, 8000, 8000",
+    })
+    void should_round_the_ends_of_the_half_range_outward_or_to_the_largest_finite(float x, String down, String up) {
+        assertThat(Halfs.f16RoundDown(x) & 0xFFFF).isEqualTo(Integer.parseInt(down, 16));
+        assertThat(Halfs.f16RoundUp(x) & 0xFFFF).isEqualTo(Integer.parseInt(up, 16));
+    }
+
+    @Test
+    void should_keep_nan_when_rounding_to_a_half() {
+        assertThat(Halfs.f16ToFloat(Halfs.f16RoundDown(Float.NaN))).isNaN();
+        assertThat(Halfs.f16ToFloat(Halfs.f16RoundUp(Float.NaN))).isNaN();
+    }
+
+    /** binary16's textbook definition, for positive finite patterns. */
+    private static float textbookValue(int h) {
+        int exponent = (h >>> 10) & 0x1F;
+        int mantissa = h & 0x3FF;
+        return (float) (exponent == 0 ? mantissa * Math.pow(2, -24) : (1 + mantissa / 1024.0) * Math.pow(2, exponent - 15));
+    }
+
     @ParameterizedTest(name = "bf16 0x{0} = {1}")
     @CsvSource({
             "3F80, 1.0",
