@@ -3,7 +3,8 @@
 // previous step's argmax, so the host uploads the round's start once and downloads its outcome once
 // (instead of one upload, launch and download per step: the dominant cost for small models).
 //
-// round  int [4 + 2*maxPass]: [0] pos0, [1] quantized, [2] bufRow0, [3] unused,
+// round  int [4 + 2*maxPass]: [0] pos0, [1] quantized, [2] bufRow0, [3] a sampled round's failure flag (sampling.cuh
+//        sets it when a row has no finite maximum; the host zeroes it with every round's upload),
 //        [4 .. 4+maxPass)        the round's tokens: the input, then the drafts as they are made,
 //        [4+maxPass .. 4+2*maxPass) the verification pass's argmax per row
 // header int [4 + maxPass]: the pass header every pass kernel reads (see quantkv.cuh, passrows.cuh)

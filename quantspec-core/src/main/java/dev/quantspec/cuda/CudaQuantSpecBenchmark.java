@@ -31,7 +31,8 @@ import java.util.Set;
  * measured γ=4 acceptance on 1000-token prompts, and 0.974, the independent oracle's), or
  * {@code CudaQuantSpecBenchmark --gamma-sweep <out.json>}: greedy rounds of γ 2 to 8, or
  * {@code CudaQuantSpecBenchmark --profile <out.txt>}: the GPU time of every kernel of an autoregressive
- * step, a draft step and a 5-row verification at 8K and 128K ({@link LaunchProfile}), beside the graph time.
+ * step, a draft step and a 5-row verification at 8K and 128K ({@link LaunchProfile}), beside the graph time, or
+ * {@code CudaQuantSpecBenchmark --round-parts}: a round's graph against graphs of its parts (stdout).
  */
 public final class CudaQuantSpecBenchmark {
     private static final int GAMMA = 4;
@@ -48,6 +49,10 @@ public final class CudaQuantSpecBenchmark {
         }
         if (args.length > 0 && args[0].equals("--profile")) {
             profile(Path.of(args.length > 1 ? args[1] : "quantspec-profile.txt"));
+            return;
+        }
+        if (args.length > 0 && args[0].equals("--round-parts")) {
+            roundParts();
             return;
         }
         Path out = Path.of(args.length > 0 ? args[0] : "quantspec-bench.json");
@@ -136,6 +141,36 @@ public final class CudaQuantSpecBenchmark {
                     }
                 }
                 Files.writeString(out, sb.toString());
+            }
+        }
+    }
+
+    /**
+     * Where a greedy round's time goes beyond its passes timed one by one (Llama-2-7B shape, all-4-bit draft):
+     * the round graph against graphs of its draft steps alone and of its verification alone, 8K and 128K.
+     */
+    private static void roundParts() {
+        int[] contexts = {8192, 131072};
+        try (CudaContext context = CudaRuntime.get().open(0)) {
+            LlamaConfig config = CudaDecodeBenchmark.shape("llama2-7b");
+            try (DeviceLlamaWeights weights = DeviceLlamaWeights.random(context, config, 1234);
+                 CudaQuantSpecModel qs = new CudaQuantSpecModel(context, weights, new HierarchicalCacheConfig(G, config.headDim(), G),
+                         contexts[contexts.length - 1] + 2 * GAMMA, GAMMA, Projection.ALL, 128, false)) {
+                for (int i = 0; i < contexts.length; i++) {
+                    qs.fillRandom(contexts[i] - GAMMA - 1, G - GAMMA - 1, 7 + i);
+                    for (int rep = 0; rep < 2; rep++) {
+                        double draft = qs.gpuMillisPerDraftStep(10, 7);
+                        double verify = qs.gpuMillisPerVerify(GAMMA + 1, 10, 7);
+                        double round = qs.gpuMillisPerRound(GAMMA, 10, 7);
+                        double drafts = qs.gpuMillisPerRoundPart(GAMMA, true, false, 10, 7);
+                        double verification = qs.gpuMillisPerRoundPart(GAMMA, false, true, 10, 7);
+                        double round1 = qs.gpuMillisPerRound(GAMMA, 1, 21);
+                        System.out.printf(Locale.ROOT, "{\"context\": %d, \"draft_ms\": %.3f, \"verify5_ms\": %.3f, "
+                                        + "\"parts_sum_ms\": %.3f, \"round_ms\": %.3f, \"round_drafts_only_ms\": %.3f, "
+                                        + "\"round_verify_only_ms\": %.3f, \"round_one_per_batch_ms\": %.3f}%n",
+                                contexts[i], draft, verify, GAMMA * draft + verify, round, drafts, verification, round1);
+                    }
+                }
             }
         }
     }

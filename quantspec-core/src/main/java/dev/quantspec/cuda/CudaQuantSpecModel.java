@@ -31,6 +31,7 @@ import java.util.Set;
 public final class CudaQuantSpecModel implements AutoCloseable {
     /** Header ints before the pass tokens: pos0, quantized, bufRow0, unused. */
     private static final int HEADER = 4;
+    private static final int ROUND_STATUS = 3;  // round int [3] (round.cuh)
     /** Most drafts per round: a round's kernels serve up to 32 rows with one warp. */
     public static final int MAX_GAMMA = 31;
 
@@ -317,19 +318,34 @@ public final class CudaQuantSpecModel implements AutoCloseable {
 
     /** The kernels of a greedy round of {@code drafts} drafts (round.cuh); everything is read from the device. */
     private void launchRound(int drafts) {
-        for (int i = 0; i < drafts; i++) {
+        launchRoundPart(drafts, true, true);
+    }
+
+    /** A greedy round's draft steps, its verification, or both (the round itself). */
+    private void launchRoundPart(int drafts, boolean draftSteps, boolean verification) {
+        for (int i = 0; draftSteps && i < drafts; i++) {
             roundHeader(i, 1);
             launchPass(true, 1, true);
             copyInts(nextIds, roundToken(i + 1, 1), 1);
         }
-        roundHeader(0, drafts + 1);
-        launchPass(false, drafts + 1, true);
-        copyInts(nextIds, roundOutcome(), drafts + 1);
+        if (verification) {
+            roundHeader(0, drafts + 1);
+            launchPass(false, drafts + 1, true);
+            copyInts(nextIds, roundOutcome(), drafts + 1);
+        }
     }
 
     /** Round ints [HEADER + row, HEADER + row + n): the round's tokens from {@code row} (0 = the input). */
     private DeviceBuffer roundToken(int row, int n) {
         return round.view("round tokens " + row + ".." + (row + n - 1), (HEADER + row) * 4L, n * 4L);
+    }
+
+    /**
+     * Round int [3]: a sampled round's failure flag (a row without a finite maximum), zeroed by every
+     * {@link #startRound} upload and read back with the round's tokens (no download of its own).
+     */
+    private DeviceBuffer roundStatus() {
+        return round.view("round status", ROUND_STATUS * 4L, 4L);
     }
 
     private DeviceBuffer roundOutcome() {
@@ -361,7 +377,10 @@ public final class CudaQuantSpecModel implements AutoCloseable {
         sampled.upload(uniforms);
         graph.launch();
         int[] all = round.downloadInts(HEADER + 2 * maxPass);
-        sampled.checkStatus();
+        if (all[ROUND_STATUS] != 0) {  // startRound's next upload clears it
+            throw new IllegalStateException("a draft step's logits have no finite maximum (NaN or infinite values): "
+                    + "nothing to sample from");
+        }
         int[] out = new int[drafts + 2];
         System.arraycopy(all, HEADER + 1, out, 0, drafts);
         out[drafts] = all[HEADER + maxPass];
@@ -383,12 +402,12 @@ public final class CudaQuantSpecModel implements AutoCloseable {
             roundHeader(i, 1);
             launchPass(true, 1, false);
             sampling.distributions(logits, 1, vocab, p.temperature(), p.topK(), p.topP(), sampled.draftRow(i),
-                    sampled.uniforms(i, 1), roundToken(i + 1, 1), sampled.status());
+                    sampled.uniforms(i, 1), roundToken(i + 1, 1), roundStatus());
         }
         roundHeader(0, drafts + 1);
         launchPass(false, drafts + 1, false);
         sampling.distributions(logits, drafts + 1, vocab, p.temperature(), p.topK(), p.topP(),
-                sampled.targetRows(drafts + 1), null, null, sampled.status());
+                sampled.targetRows(drafts + 1), null, null, roundStatus());
         sampling.verify(roundToken(1, Math.max(1, drafts)), sampled.draftRows(), sampled.targetRows(drafts + 1), drafts,
                 vocab, sampled.uniforms(drafts, drafts + 1), roundOutcome());
     }
@@ -596,6 +615,19 @@ public final class CudaQuantSpecModel implements AutoCloseable {
     public double gpuMillisPerRound(int drafts, int perBatch, int batches) {
         greedyRound(0, drafts);
         return roundGraphs[drafts].gpuMillisPerLaunch(perBatch, batches);
+    }
+
+    /**
+     * GPU ms of part of a greedy round captured alone: its {@code drafts} draft steps, or its verification
+     * (a diagnostic of where a round's time goes beyond its passes timed one by one).
+     */
+    double gpuMillisPerRoundPart(int drafts, boolean draftSteps, boolean verification, int perBatch, int batches) {
+        checkRound(0, drafts);
+        startRound(0);
+        try (CudaContext.Graph graph = context.captureGraph(() -> launchRoundPart(drafts, draftSteps, verification))) {
+            graph.launch();
+            return graph.gpuMillisPerLaunch(perBatch, batches);
+        }
     }
 
     /**

@@ -2,8 +2,8 @@ package dev.quantspec.cuda;
 
 /**
  * What {@link CudaQuantSpecModel#sampledRound} keeps between rounds: the device-resident draft and
- * target distributions, the round's uniform numbers, a failure flag, and one graph per number of
- * drafts. The sampling parameters are arguments of the captured kernels, so the graphs belong to one
+ * target distributions, the round's uniform numbers and one graph per number of drafts (the failure
+ * flag lives in the round's own int buffer, so it comes back with the round's tokens). The sampling parameters are arguments of the captured kernels, so the graphs belong to one
  * parameter set; another set recaptures them. Made on the first sampled round, so greedy-only use pays
  * nothing for it.
  */
@@ -17,7 +17,6 @@ final class SampledRounds implements AutoCloseable {
     private final DeviceBuffer draftDists;   // fp32 [max(1, maxPass - 1)][vocab]: q of each draft step
     private final DeviceBuffer targetDists;  // fp32 [maxPass][vocab]: p of each verified row
     private final DeviceBuffer uniforms;     // f64 [2 maxPass]: the draws, the accept tests, the final draw
-    private final DeviceBuffer status;       // int [1]: a draft row without a finite maximum
     private final CudaContext.Graph[] graphs; // by drafts, for `captured`
     private Params captured;
 
@@ -26,22 +25,19 @@ final class SampledRounds implements AutoCloseable {
         this.sampling = new DeviceSpeculativeSampling(context);
         this.vocab = vocab;
         this.graphs = new CudaContext.Graph[maxPass];
-        DeviceBuffer q = null, p = null, u = null, st = null;
+        DeviceBuffer q = null, p = null, u = null;
         try {
             q = context.allocate("draft distributions f32[" + Math.max(1, maxPass - 1) + "][" + vocab + "]",
                     (long) Math.max(1, maxPass - 1) * vocab * 4);
             p = context.allocate("target distributions f32[" + maxPass + "][" + vocab + "]", (long) maxPass * vocab * 4);
             u = context.allocate("round uniforms f64[" + 2 * maxPass + "]", 2L * maxPass * 8);
-            st = context.allocate("sampling status int[1]", 4);
-            st.fill((byte) 0);
         } catch (RuntimeException e) {
-            for (DeviceBuffer b : new DeviceBuffer[] {q, p, u, st}) if (b != null) b.close();
+            for (DeviceBuffer b : new DeviceBuffer[] {q, p, u}) if (b != null) b.close();
             throw e;
         }
         this.draftDists = q;
         this.targetDists = p;
         this.uniforms = u;
-        this.status = st;
     }
 
     DeviceSpeculativeSampling sampling() {
@@ -79,19 +75,6 @@ final class SampledRounds implements AutoCloseable {
         return uniforms.view("round uniforms " + first + ".." + (first + n - 1), first * 8L, n * 8L);
     }
 
-    DeviceBuffer status() {
-        return status;
-    }
-
-    /** Fails (and clears the flag) when a draft's logits had no finite maximum in the last round. */
-    void checkStatus() {
-        if (status.downloadInts(1)[0] != 0) {
-            status.fill((byte) 0);
-            throw new IllegalStateException("a draft step's logits have no finite maximum (NaN or infinite values): "
-                    + "nothing to sample from");
-        }
-    }
-
     private void closeGraphs() {
         for (int i = 0; i < graphs.length; i++) {
             if (graphs[i] != null) {
@@ -107,6 +90,5 @@ final class SampledRounds implements AutoCloseable {
         draftDists.close();
         targetDists.close();
         uniforms.close();
-        status.close();
     }
 }

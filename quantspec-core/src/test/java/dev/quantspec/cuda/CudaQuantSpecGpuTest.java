@@ -27,6 +27,7 @@ import java.util.Arrays;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * QuantSpec on the CUDA backend (qs-tiny, GPU hosts only). Greedy QuantSpec must emit exactly what
@@ -134,6 +135,30 @@ class CudaQuantSpecGpuTest {
             while (same < cpuIds.length && cpuIds[same] == baseline[same]) same++;
             System.out.println("GPU vs CPU hierarchical decoding: first divergence after " + same + " tokens");
             assertThat(same).isGreaterThanOrEqualTo(16);
+        }
+    }
+
+    @Test
+    void should_fail_a_sampled_round_whose_draft_logits_are_nan_and_recover_on_the_next_round() {
+        // given the GPU QuantSpec model on qs-tiny after the prompt
+        try (CudaContext context = CudaRuntime.get().open(0);
+             WeightFiles files = WeightFiles.open(TestFiles.qsTiny());
+             DeviceLlamaWeights weights = DeviceLlamaWeights.fromFiles(context, engine.config(), files);
+             CudaQuantSpecModel model = new CudaQuantSpecModel(context, weights,
+                     new HierarchicalCacheConfig(G, 64, G), 1024, 4, Projection.MLP, 128, false)) {
+            int input = model.prefill(prompt, 64);
+            double[] uniforms = new double[9];
+            Arrays.fill(uniforms, 0.5);
+            assertThat(model.sampledRound(input, 4, 0.8f, 0, 1f, uniforms)).hasSize(6);
+            // when the LM head turns into NaN (0xffff bf16): the draft's logits have no finite maximum
+            weights.lmHead.fill((byte) 0xff);
+            // then the round fails with the reason, carried back in the round's own ints
+            assertThatThrownBy(() -> model.sampledRound(input, 4, 0.8f, 0, 1f, uniforms))
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("no finite maximum");
+            // and once the logits are finite again (all zero: uniform distributions) the next round runs
+            weights.lmHead.fill((byte) 0);
+            int[] out = model.sampledRound(input, 4, 0.8f, 0, 1f, uniforms);
+            assertThat(out[4]).isBetween(0, 4);
         }
     }
 
