@@ -353,16 +353,27 @@ __device__ __forceinline__ void qs_q4_gemv_h2_body(const uint8_t* __restrict__ c
                                               groupsPerRow, piecesPerGroup);                    \
     }
 
-// Entry points of the launched 4-bit GEMV (DeviceQ4Matrix.gemvKernelFor; grid ceil(rows / (8 * R)),
+// Entry points of the launched 4-bit GEMV (DeviceQ4Matrix.plainGemvKernelFor; grid ceil(rows / (8 * R)),
 // block 256, no dynamic shared memory). Chosen on an H200 on 2026-11-29 (second round,
 // bench-results/h200-2026-11-29-gemv-tuning.md), 1.15-1.33x the fp32 qs_q4_gemv_x_* kernels
 // (now in native-kernels/gemv-harness/q4gemv_baselines.cuh):
 //   h2_r4u2   R 4, U 2: rows >= 8192 (qkv of Llama-2-7B, gate/up)
-//   h2_r2u2   R 2, U 2: rows < 8192 (o, down, Llama-3 qkv)
+//   h2_r2u2p  R 2, U 2 with PREFETCH: rows < 8192 (the draft's o and down with _acc; round 4, 2026-11-29,
+//             bench-results/h200-2026-11-29-gemv-round4.md). Bitwise h2_r2u2 (the prefetch moves loads, not
+//             math). Their grids (256 blocks for 4096 rows) fill ~2 of the 3-4 resident blocks per SM, so the
+//             prefetch's registers (80 vs 56) cost no occupancy, and each warp keeps the next chunk's codes in
+//             flight through the current chunk's x staging, barrier and math instead of one DRAM round trip
+//             per chunk: o 5.9 -> 5.3 us, down 13.3 -> 11.0 us (Llama-2-7B) / 15.8 -> 12.7 us (Llama-3.1-8B),
+//             the fused draft layer in a 32-layer graph 49.0 -> 46.3 us / 51.7 -> 48.1 us. Multi-wave grids
+//             (qkv, gate/up; also as _norm entries) lose 20-50% with it: the registers cost resident blocks.
+//   h2_r2u2   the same without prefetch: no longer launched by the engine for plain / _acc (its _norm entries
+//             below are); kept as the harnesses' bitwise reference and ProgrammaticLaunchTest's example.
 // The whole-x variant (qs_q4_gemv_h2w_body, in the harness's q4gemv_baselines.cuh) was 1.08-1.10x
-// faster on down only (R2 U4), otherwise equal within ~3%.
+// faster on down only (R2 U4), otherwise equal within ~3%. Split-K and a 2-chunk prefetch lost to h2_r2u2p
+// (gemv-harness/q4gemv_split.cuh).
 QS_Q4_H2_ENTRY(qs_q4_gemv_h2_r4u2, 256, 4, 2, false)
 QS_Q4_H2_ENTRY(qs_q4_gemv_h2_r2u2, 256, 2, 2, false)
+QS_Q4_H2_ENTRY(qs_q4_gemv_h2_r2u2p, 256, 2, 2, true)
 
 // The fused entries of the draft pass (round 3): the same kernel with the RMSNorm applied to x (NAME_norm, for qkv)
 // and also the SwiGLU epilogue (NAME_norm_swiglu, for gate/up: rows = 2 ffn, out fp32 [ffn]); TRIG: with

@@ -20,7 +20,7 @@ public final class DeviceQ4Matrix implements AutoCloseable {
     public static final int DEFAULT_GROUP_SIZE = 128;
     static final int PIECE = 32;               // codes per 16-byte piece (q4gemv.cuh Q4_PIECE)
     static final int QUANT_THREADS = 128;      // q4gemv.cuh Q4_QUANT_THREADS (4 groups per block)
-    static final int GEMV_THREADS = 256;       // q4gemv.cuh QS_Q4_H2_ENTRY(qs_q4_gemv_h2_*, 256, R, U, false)
+    static final int GEMV_THREADS = 256;       // q4gemv.cuh QS_Q4_H2_ENTRY(qs_q4_gemv_h2_*, 256, R, U, PF)
 
     private final CudaContext context;
     private final String name;
@@ -123,7 +123,7 @@ public final class DeviceQ4Matrix implements AutoCloseable {
             throw new IllegalArgumentException("x must be 16-byte aligned for the vector loads: " + shapes);
         }
         if (accumulate) CudaKernels.requireDisjoint(x, cols * 4L, out, rows * 4L, shapes);
-        GemvKernel kernel = gemvKernelFor(rows, cols);
+        GemvKernel kernel = plainGemvKernelFor(rows, cols);
         int rowsPerBlock = GEMV_THREADS / 32 * kernel.rowsPerWarp();
         try (KernelArgs args = new KernelArgs().buffer(codes).buffer(params).buffer(x).buffer(out).i32(rows).i32(cols)
                 .i32(rowStride(cols)).i32(groupsPerRow(cols, groupSize)).i32(groupSize / PIECE)) {
@@ -221,6 +221,19 @@ public final class DeviceQ4Matrix implements AutoCloseable {
      */
     static GemvKernel gemvKernelFor(int rows, int cols) {
         return rows >= 8192 ? new GemvKernel("qs_q4_gemv_h2_r4u2", 4) : new GemvKernel("qs_q4_gemv_h2_r2u2", 2);
+    }
+
+    /**
+     * The entry of {@link #gemv} / {@link #gemvAccumulate}: {@link #gemvKernelFor} for rows >= 8192, else the same
+     * R2 U2 kernel with the next chunk's codes prefetched ({@code qs_q4_gemv_h2_r2u2p}, q4gemv.cuh; bitwise the
+     * same results). Its grid (rows / 16 blocks: 256 for the draft's o and down projections) fills only ~2 of the
+     * 3-4 resident blocks per SM, so the prefetch's extra registers cost no occupancy and keep two chunks in flight
+     * per warp: o 5.9 -> 5.3 us, down 13.3 -> 11.0 us (Llama-2-7B), the draft layer -5.4% / -7% in a 32-layer graph
+     * (bench-results/h200-2026-11-29-gemv-round4.md). The fused entries keep gemvKernelFor: their grids span
+     * several waves (qkv, gate/up), where the prefetch's registers cost resident blocks (20-50% slower).
+     */
+    static GemvKernel plainGemvKernelFor(int rows, int cols) {
+        return rows >= 8192 ? gemvKernelFor(rows, cols) : new GemvKernel("qs_q4_gemv_h2_r2u2p", 2);
     }
 
     static void checkGemv(DeviceBuffer x, DeviceBuffer out, int rows, int cols, String shapes) {
