@@ -6,9 +6,10 @@
 //   codes   u8 [rows][rowStride], rowStride = 16 * ceil(cols / 32) bytes (every row 16-byte aligned);
 //           element (r, c) in byte r * rowStride + c / 2, EVEN c in the LOW nibble (Q4Matrix's nibble
 //           order); the pad nibbles/bytes past cols are 0
-//   params  float2 [rows][groupsPerRow]: (scale, min), groupsPerRow = ceil(cols / G)
+//   params  half2 [rows][groupsPerRow]: (scale, min), groupsPerRow = ceil(cols / G); halves as ResidualQuantizer's
+//           storedMinimum / storedScale give them (min rounded down, scale up), so 4 of the 68 bytes of a 128-code group
 // The first ceil(cols / 2) bytes of each row and the params are bit-identical to Q4Matrix.quantize
-// (codes and scale from qs_upper_code / qs_group_scale, the KV quantizer's formulas).
+// (codes and params from qs_upper_code / qs_group_params, the KV quantizer's formulas).
 #pragma once
 #include "common.cuh"
 #include "quantkv.cuh"
@@ -25,7 +26,7 @@ constexpr int Q4_QUANT_THREADS = 128;
 // grid: ceil(rows * groupsPerRow / 4), block Q4_QUANT_THREADS. codes must be zeroed before (pads).
 extern "C" __global__ void __launch_bounds__(Q4_QUANT_THREADS)
     qs_q4_quantize_bf16(const __nv_bfloat16* __restrict__ W, int rows, int cols, int groupSize,
-                        uint8_t* __restrict__ codes, int rowStride, float2* __restrict__ params,
+                        uint8_t* __restrict__ codes, int rowStride, __half2* __restrict__ params,
                         int* __restrict__ status) {
     const int groupsPerRow = (cols + groupSize - 1) / groupSize;
     const long long gid = (long long)blockIdx.x * (Q4_QUANT_THREADS / 32) + (threadIdx.x >> 5);
@@ -54,8 +55,8 @@ extern "C" __global__ void __launch_bounds__(Q4_QUANT_THREADS)
         mn = qs_java_min(mn, __shfl_xor_sync(QS_FULL_MASK, mn, offset));
         mx = qs_java_max(mx, __shfl_xor_sync(QS_FULL_MASK, mx, offset));
     }
-    const float scale = qs_group_scale(mn, mx);
-    if (!isfinite(scale)) {
+    float scale;
+    if (!qs_group_params(mn, mx, scale, mn)) {
         if (lane == 0) *status = 1;
         return;
     }
@@ -65,7 +66,7 @@ extern "C" __global__ void __launch_bounds__(Q4_QUANT_THREADS)
         const int hi = c + 1 < end ? qs_upper_code(__bfloat162float(row[c + 1]), scale, mn) : 0;
         dst[c / 2] = (uint8_t)(lo | (hi << 4));
     }
-    if (lane == 0) params[(size_t)r * groupsPerRow + g] = make_float2(scale, mn);
+    if (lane == 0) params[(size_t)r * groupsPerRow + g] = __floats2half2_rn(scale, mn);  // exact: both are halves
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -158,7 +159,7 @@ __device__ __forceinline__ void qs_launch_dependents() {
 template <int THREADS, int ROWS, int UNROLL, bool PREFETCH = false, int OMODE = QS_Q4_OUT_STORE,
           int XMODE = QS_Q4_X_PLAIN, bool TRIGGER = false>
 __device__ __forceinline__ void qs_q4_gemv_h2_body(const uint8_t* __restrict__ codes,
-                                                   const float2* __restrict__ params,
+                                                   const __half2* __restrict__ params,
                                                    const float* __restrict__ x, float* __restrict__ out,
                                                    int rows, int cols, int rowStride, int groupsPerRow,
                                                    int piecesPerGroup,
@@ -178,7 +179,7 @@ __device__ __forceinline__ void qs_q4_gemv_h2_body(const uint8_t* __restrict__ c
     const bool active = row0 < outs;  // uniform per warp
     const int pieces = (cols + Q4_PIECE - 1) / Q4_PIECE;
     const uint4* rowPtr[ROWS];
-    const float2* prmPtr[ROWS];
+    const __half2* prmPtr[ROWS];
     float acc[ROWS];
 #pragma unroll
     for (int r = 0; r < ROWS; ++r) {
@@ -194,7 +195,7 @@ __device__ __forceinline__ void qs_q4_gemv_h2_body(const uint8_t* __restrict__ c
     float sumSq = 0.0f;
     // the codes and params of the chunk starting at piece c0 (PREFETCH: loaded one chunk ahead, so the
     // DRAM reads of chunk i + 1 are in flight during chunk i's barrier and math)
-    auto load = [&](int c0, uint4 (&c)[ROWS][UNROLL], float2 (&prm)[ROWS][UNROLL]) {
+    auto load = [&](int c0, uint4 (&c)[ROWS][UNROLL], __half2 (&prm)[ROWS][UNROLL]) {
         if (active) {
 #pragma unroll
             for (int u = 0; u < UNROLL; ++u) {
@@ -209,7 +210,7 @@ __device__ __forceinline__ void qs_q4_gemv_h2_body(const uint8_t* __restrict__ c
         }
     };
     uint4 c[ROWS][UNROLL];
-    float2 prm[ROWS][UNROLL];
+    __half2 prm[ROWS][UNROLL];  // (scale, min), widened at their use
     if (PREFETCH) load(0, c, prm);
     int buf = 0;
     for (int c0 = 0; c0 < pieces; c0 += CHUNK, buf ^= 1) {
@@ -270,7 +271,7 @@ __device__ __forceinline__ void qs_q4_gemv_h2_body(const uint8_t* __restrict__ c
         }
         __syncthreads();
         uint4 cn[ROWS][UNROLL];
-        float2 prmn[ROWS][UNROLL];
+        __half2 prmn[ROWS][UNROLL];
         if (PREFETCH && c0 + CHUNK < pieces) load(c0 + CHUNK, cn, prmn);
         if (active) {
 #pragma unroll
@@ -291,8 +292,9 @@ __device__ __forceinline__ void qs_q4_gemv_h2_body(const uint8_t* __restrict__ c
                         h = qs_q4_word_h2(c[r][u].z, x2, h);
                         h = qs_q4_word_h2(c[r][u].w, x3, h);
                         const float2 f = __half22float2(h);
-                        acc[r] = fmaf(prm[r][u].x * info.y, f.x + f.y, acc[r]);
-                        acc[r] = fmaf(prm[r][u].y, info.x, acc[r]);
+                        const float2 p = __half22float2(prm[r][u]);
+                        acc[r] = fmaf(p.x * info.y, f.x + f.y, acc[r]);
+                        acc[r] = fmaf(p.y, info.x, acc[r]);
                     }
                 }
             }
@@ -339,14 +341,14 @@ __device__ __forceinline__ void qs_q4_gemv_h2_body(const uint8_t* __restrict__ c
 // entry followed by qs_add_inplace). out must not alias x.
 #define QS_Q4_H2_ENTRY(NAME, T, R, U, PF)                                                          \
     extern "C" __global__ void __launch_bounds__(T)                                            \
-        NAME(const uint8_t* __restrict__ codes, const float2* __restrict__ params,              \
+        NAME(const uint8_t* __restrict__ codes, const __half2* __restrict__ params,              \
              const float* __restrict__ x, float* __restrict__ out, int rows, int cols,          \
              int rowStride, int groupsPerRow, int piecesPerGroup) {                             \
         qs_q4_gemv_h2_body<T, R, U, PF>(codes, params, x, out, rows, cols, rowStride, groupsPerRow, \
                                     piecesPerGroup);                                            \
     }                                                                                          \
     extern "C" __global__ void __launch_bounds__(T)                                            \
-        NAME##_acc(const uint8_t* __restrict__ codes, const float2* __restrict__ params,        \
+        NAME##_acc(const uint8_t* __restrict__ codes, const __half2* __restrict__ params,        \
                    const float* __restrict__ x, float* __restrict__ out, int rows, int cols,    \
                    int rowStride, int groupsPerRow, int piecesPerGroup) {                       \
         qs_q4_gemv_h2_body<T, R, U, PF, QS_Q4_OUT_ACC>(codes, params, x, out, rows, cols, rowStride, \
@@ -382,7 +384,7 @@ QS_Q4_H2_ENTRY(qs_q4_gemv_h2_r2u2p, 256, 2, 2, true)
 // block T, no dynamic shared memory.
 #define QS_Q4_H2_FUSED_ENTRY(NAME, T, R, U, TRIG)                                                          \
     extern "C" __global__ void __launch_bounds__(T)                                                    \
-        NAME##_norm(const uint8_t* __restrict__ codes, const float2* __restrict__ params,               \
+        NAME##_norm(const uint8_t* __restrict__ codes, const __half2* __restrict__ params,               \
                     const float* __restrict__ x, const __nv_bfloat16* __restrict__ normWeight, float eps, \
                     float* __restrict__ out, int rows, int cols, int rowStride, int groupsPerRow,       \
                     int piecesPerGroup) {                                                               \
@@ -390,7 +392,7 @@ QS_Q4_H2_ENTRY(qs_q4_gemv_h2_r2u2p, 256, 2, 2, true)
             codes, params, x, out, rows, cols, rowStride, groupsPerRow, piecesPerGroup, normWeight, eps); \
     }                                                                                                  \
     extern "C" __global__ void __launch_bounds__(T)                                                    \
-        NAME##_norm_swiglu(const uint8_t* __restrict__ codes, const float2* __restrict__ params,        \
+        NAME##_norm_swiglu(const uint8_t* __restrict__ codes, const __half2* __restrict__ params,        \
                            const float* __restrict__ x, const __nv_bfloat16* __restrict__ normWeight,   \
                            float eps, float* __restrict__ out, int rows, int cols, int rowStride,       \
                            int groupsPerRow, int piecesPerGroup) {                                      \

@@ -9,7 +9,7 @@ import dev.quantspec.ModelFormatException;
  * <pre>
  *   codes   u8 [rows][rowStride]   rowStride = 16 * ceil(cols / 32) bytes (rows 16-byte aligned); element (r, c)
  *                                  in byte r * rowStride + c / 2, even c in the low nibble; pads 0
- *   params  f32 [rows][groupsPerRow][2]   (scale, min), groupsPerRow = ceil(cols / G)
+ *   params  f16 [rows][groupsPerRow][2]   (scale, min), groupsPerRow = ceil(cols / G); halves (Q4Matrix's params)
  * </pre>
  * The first {@code ceil(cols / 2)} bytes of each code row and every param are bit-identical to
  * {@code Q4Matrix.quantize(source, G)} ({@code codes().bytes()} row r at {@code r * rowBytes()},
@@ -28,7 +28,7 @@ public final class DeviceQ4Matrix implements AutoCloseable {
     private final int cols;
     private final int groupSize;
     private final DeviceBuffer codes;   // u8 [rows][rowStride]
-    private final DeviceBuffer params;  // f32 [rows][groupsPerRow][2]
+    private final DeviceBuffer params;  // f16 [rows][groupsPerRow][2]
 
     private DeviceQ4Matrix(CudaContext context, String name, int rows, int cols, int groupSize) {
         this.context = context;
@@ -39,8 +39,8 @@ public final class DeviceQ4Matrix implements AutoCloseable {
         DeviceBuffer c = context.allocate(name + " 4-bit codes u8[" + rows + "][" + rowStride(cols) + "]",
                 (long) rows * rowStride(cols));
         try {
-            this.params = context.allocate(name + " 4-bit params f32[" + rows + "][" + groupsPerRow(cols, groupSize) + "][2]",
-                    (long) rows * groupsPerRow(cols, groupSize) * 8);
+            this.params = context.allocate(name + " 4-bit params f16[" + rows + "][" + groupsPerRow(cols, groupSize) + "][2]",
+                    (long) rows * groupsPerRow(cols, groupSize) * 4);
         } catch (RuntimeException e) {
             c.close();
             throw e;
@@ -54,7 +54,7 @@ public final class DeviceQ4Matrix implements AutoCloseable {
      * status download).
      *
      * @param groupSize elements per group along a row: a positive multiple of 32 (128 in the paper)
-     * @throws ModelFormatException if a weight is NaN or infinite, or a group's range overflows float (as
+     * @throws ModelFormatException if a weight is NaN or infinite, or a group's fp16 params do not fit (as
      *                              Q4Matrix.quantize)
      */
     public static DeviceQ4Matrix quantize(CudaContext context, String name, DeviceBuffer source, int rows, int cols,
@@ -73,7 +73,7 @@ public final class DeviceQ4Matrix implements AutoCloseable {
             }
             if (status.downloadInts(1)[0] != 0) {
                 throw new ModelFormatException("cannot quantize " + shapes + ": a group holds a NaN or infinite "
-                        + "weight, or its range max - min overflows float");
+                        + "weight, or its fp16 params do not fit (min below -65504 or scale above 65504)");
             }
         } catch (RuntimeException e) {
             m.close();
@@ -271,7 +271,7 @@ public final class DeviceQ4Matrix implements AutoCloseable {
         return codes;
     }
 
-    /** The device params, f32 [rows][groupsPerRow][2]: (scale, min). */
+    /** The device params, f16 [rows][groupsPerRow][2]: (scale, min). */
     public DeviceBuffer params() {
         return params;
     }
@@ -298,7 +298,10 @@ public final class DeviceQ4Matrix implements AutoCloseable {
 
     /** The params as Q4Matrix.groupParams() holds them ({@code [rows][groupsPerRow][2]}), downloaded. */
     public float[] downloadParams() {
-        return params.downloadFloats(Math.toIntExact((long) rows * groupsPerRow(cols, groupSize) * 2));
+        short[] halves = params.downloadShorts(Math.toIntExact((long) rows * groupsPerRow(cols, groupSize) * 2));
+        float[] values = new float[halves.length];
+        for (int i = 0; i < values.length; i++) values[i] = HalfFloats.halfToFloat(halves[i]);
+        return values;
     }
 
     @Override

@@ -85,8 +85,8 @@ public final class ResidualQuantizer {
             mx = Math.max(mx, v);
         }
         float min = mn;
-        mn = Halfs.f16ToFloat(Halfs.f16RoundDown(min));
-        float scale = Halfs.f16ToFloat(Halfs.f16RoundUp(scale(mn, mx)));
+        mn = storedMinimum(min);
+        float scale = storedScale(mn, mx);
         if (!Float.isFinite(scale)) {
             throw nonFinite(src, srcOff, srcStride, n, min, mx);
         }
@@ -109,6 +109,19 @@ public final class ResidualQuantizer {
         float scale = (mx - mn) / MAX_CODE;
         // Math.max keeps a NaN scale NaN, so the caller's finiteness check still sees it.
         return Math.max(scale, SCALE_FLOOR);
+    }
+
+    /** The minimum a group stores: {@code down16(min(x))}, the half at or below it (-inf below -65504). */
+    public static float storedMinimum(float mn) {
+        return Halfs.f16ToFloat(Halfs.f16RoundDown(mn));
+    }
+
+    /**
+     * The scale a group stores, from its stored minimum: {@code up16(max((mx - mn) / 15, SCALE_FLOOR))}, the half at
+     * or above it (+inf above 65504, so the caller's finiteness check rejects the group).
+     */
+    public static float storedScale(float storedMinimum, float mx) {
+        return Halfs.f16ToFloat(Halfs.f16RoundUp(scale(storedMinimum, mx)));
     }
 
     /** {@code clamp(rint((x - mn) / scale), 0, 15)}. */

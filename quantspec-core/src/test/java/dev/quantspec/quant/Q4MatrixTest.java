@@ -233,7 +233,7 @@ class Q4MatrixTest {
         q.readRow(1, row, 0);
         assertThat(row[128]).isEqualTo(2.5f);
         assertThat(row[129]).isEqualTo(2.5f);
-        assertThat(q.scale(1, 1)).isEqualTo(ResidualQuantizer.SCALE_FLOOR);
+        assertThat(q.scale(1, 1)).isEqualTo(0x1p-24f);  // the floor rounded up to the smallest half
     }
 
     @Test
@@ -256,7 +256,10 @@ class Q4MatrixTest {
                 .hasMessageContaining("even");
     }
 
-    /** Scale, minimum and codes of one group by the formulas, in plain float loops: {scale, min, q0, q1, ...}. */
+    /**
+     * Scale, minimum and codes of one group by the formulas, in plain float loops, the params rounded outward to
+     * halves (the minimum down, the scale up): {scale, min, q0, q1, ...}.
+     */
     private static float[] referenceGroup(float[] w, int off, int len) {
         float mn = w[off];
         float mx = w[off];
@@ -264,10 +267,12 @@ class Q4MatrixTest {
             mn = w[i] < mn ? w[i] : mn;
             mx = w[i] > mx ? w[i] : mx;
         }
+        mn = TextbookHalves.atOrBelow(mn);
         float scale = (mx - mn) / 15f;
         if (scale < ResidualQuantizer.SCALE_FLOOR) {
             scale = ResidualQuantizer.SCALE_FLOOR;
         }
+        scale = TextbookHalves.atOrAbove(scale);
         float[] result = new float[2 + len];
         result[0] = scale;
         result[1] = mn;
