@@ -82,4 +82,12 @@ class DeviceQ4MatrixArgumentTest {
         assertThat(DeviceQ4Matrix.gemvKernelFor(2 * 11008, 4096).rowsPerWarp() % 2).isZero();
         assertThat(DeviceQ4Matrix.gemvKernelFor(2 * 100, 64).rowsPerWarp() % 2).isZero();
     }
+
+    @Test
+    void should_prefetch_in_the_plain_gemv_of_short_matrices_only() {
+        // o and down (4096 rows: half a wave) take the prefetching entry; tall matrices keep the fused entries' kernel
+        assertThat(DeviceQ4Matrix.plainGemvKernelFor(4096, 4096).kernel()).isEqualTo("qs_q4_gemv_h2_r2u2p");
+        assertThat(DeviceQ4Matrix.plainGemvKernelFor(4096, 11008).kernel()).isEqualTo("qs_q4_gemv_h2_r2u2p");
+        assertThat(DeviceQ4Matrix.plainGemvKernelFor(12288, 4096)).isEqualTo(DeviceQ4Matrix.gemvKernelFor(12288, 4096));
+    }
 }
