@@ -1,14 +1,17 @@
 package dev.quantspec.cuda;
 
+import dev.quantspec.safetensors.Halfs;
+
 /**
  * Bit conversions between fp32 and the two 16-bit formats the GPU path stores: bf16 (weights) and
- * IEEE fp16 (the KV cache). Both directions round to nearest even, as the CUDA conversions do.
+ * IEEE fp16 (the KV cache). The narrowing rounds to nearest even, as the CUDA conversions do; the
+ * widening is {@link Halfs}' (exact).
  */
 final class HalfFloats {
     private HalfFloats() {}
 
     static float bf16ToFloat(short bits) {
-        return Float.intBitsToFloat((bits & 0xffff) << 16);
+        return Halfs.bf16ToFloat(bits);
     }
 
     static short floatToBf16(float value) {
@@ -19,18 +22,7 @@ final class HalfFloats {
     }
 
     static float halfToFloat(short bits) {
-        int h = bits & 0xffff;
-        int sign = (h & 0x8000) << 16;
-        int exponent = (h >>> 10) & 0x1f;
-        int mantissa = h & 0x3ff;
-        if (exponent == 0x1f) {
-            return Float.intBitsToFloat(sign | 0x7f800000 | (mantissa << 13));
-        }
-        if (exponent == 0) {
-            float magnitude = mantissa * 0x1p-24f;  // subnormal: mantissa * 2^-24, exact
-            return sign == 0 ? magnitude : -magnitude;
-        }
-        return Float.intBitsToFloat(sign | ((exponent + 112) << 23) | (mantissa << 13));
+        return Halfs.f16ToFloat(bits);
     }
 
     static short floatToHalf(float value) {
