@@ -80,14 +80,47 @@ class CudaQuantSpecGpuTest {
         assertThat(s.acceptedLengthHistogram().length).isLessThanOrEqualTo(gamma + 1);
     }
 
+    /** qs-tiny's weights on the GPU and a CudaQuantSpecModel over them (G = 16, γ up to 4, MLP draft), closed together. */
+    private static final class QsTinyOnGpu implements AutoCloseable {
+        final CudaContext context;
+        final WeightFiles files;
+        final DeviceLlamaWeights weights;
+        final CudaQuantSpecModel model;
+
+        QsTinyOnGpu() {
+            CudaContext c = CudaRuntime.get().open(0);
+            WeightFiles f = null;
+            DeviceLlamaWeights w = null;
+            try {
+                f = WeightFiles.open(TestFiles.qsTiny());
+                w = DeviceLlamaWeights.fromFiles(c, engine.config(), f);
+                model = new CudaQuantSpecModel(c, w, new HierarchicalCacheConfig(G, 64, G), 1024, 4, Projection.MLP,
+                        128, false);
+            } catch (RuntimeException e) {
+                if (w != null) w.close();
+                if (f != null) f.close();
+                c.close();
+                throw e;
+            }
+            context = c;
+            files = f;
+            weights = w;
+        }
+
+        @Override
+        public void close() {
+            model.close();
+            weights.close();
+            files.close();
+            context.close();
+        }
+    }
+
     @Test
     void should_give_the_same_tokens_from_a_fused_greedy_round_as_from_step_by_step_passes() {
         // given the GPU QuantSpec model on qs-tiny after the prompt (G = 16: rounds also cross flushes)
-        try (CudaContext context = CudaRuntime.get().open(0);
-             WeightFiles files = WeightFiles.open(TestFiles.qsTiny());
-             DeviceLlamaWeights weights = DeviceLlamaWeights.fromFiles(context, engine.config(), files);
-             CudaQuantSpecModel model = new CudaQuantSpecModel(context, weights,
-                     new HierarchicalCacheConfig(G, 64, G), 1024, 4, Projection.MLP, 128, false)) {
+        try (QsTinyOnGpu gpu = new QsTinyOnGpu()) {
+            CudaQuantSpecModel model = gpu.model;
             int input = model.prefill(prompt, 64);
             int quantizedAfterPrefill = model.quantizedLength();
             for (int r = 0; r < 40; r++) {
@@ -141,22 +174,19 @@ class CudaQuantSpecGpuTest {
     @Test
     void should_fail_a_sampled_round_whose_draft_logits_are_nan_and_recover_on_the_next_round() {
         // given the GPU QuantSpec model on qs-tiny after the prompt
-        try (CudaContext context = CudaRuntime.get().open(0);
-             WeightFiles files = WeightFiles.open(TestFiles.qsTiny());
-             DeviceLlamaWeights weights = DeviceLlamaWeights.fromFiles(context, engine.config(), files);
-             CudaQuantSpecModel model = new CudaQuantSpecModel(context, weights,
-                     new HierarchicalCacheConfig(G, 64, G), 1024, 4, Projection.MLP, 128, false)) {
+        try (QsTinyOnGpu gpu = new QsTinyOnGpu()) {
+            CudaQuantSpecModel model = gpu.model;
             int input = model.prefill(prompt, 64);
             double[] uniforms = new double[9];
             Arrays.fill(uniforms, 0.5);
             assertThat(model.sampledRound(input, 4, 0.8f, 0, 1f, uniforms)).hasSize(6);
             // when the LM head turns into NaN (0xffff bf16): the draft's logits have no finite maximum
-            weights.lmHead.fill((byte) 0xff);
+            gpu.weights.lmHead.fill((byte) 0xff);
             // then the round fails with the reason, carried back in the round's own ints
             assertThatThrownBy(() -> model.sampledRound(input, 4, 0.8f, 0, 1f, uniforms))
                     .isInstanceOf(IllegalStateException.class).hasMessageContaining("no finite maximum");
             // and once the logits are finite again (all zero: uniform distributions) the next round runs
-            weights.lmHead.fill((byte) 0);
+            gpu.weights.lmHead.fill((byte) 0);
             int[] out = model.sampledRound(input, 4, 0.8f, 0, 1f, uniforms);
             assertThat(out[4]).isBetween(0, 4);
         }
