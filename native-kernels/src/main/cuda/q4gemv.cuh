@@ -7,7 +7,8 @@
 //           element (r, c) in byte r * rowStride + c / 2, EVEN c in the LOW nibble (Q4Matrix's nibble
 //           order); the pad nibbles/bytes past cols are 0
 //   params  half2 [rows][groupsPerRow]: (scale, min), groupsPerRow = ceil(cols / G); halves as ResidualQuantizer's
-//           storedMinimum / storedScale give them (min rounded down, scale up), so 4 of the 68 bytes of a 128-code group
+//           storedMinimum / storedScale give them (min rounded down, scale up): 4 of the 68 bytes a 128-code group
+//           streams are params
 // The first ceil(cols / 2) bytes of each row and the params are bit-identical to Q4Matrix.quantize
 // (codes and params from qs_upper_code / qs_group_params, the KV quantizer's formulas).
 #pragma once

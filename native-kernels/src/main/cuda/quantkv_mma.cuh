@@ -1176,8 +1176,8 @@ __device__ __forceinline__ void qs_qattn7_body(
             kpAsync(g0 + 1);
         }
         // VASYNC: unit u's stage is smRaw + (2 * warp + ((u - u0) & 1)) * VSTAGE: UNIT rows of VSTR bytes (value
-        // codes), then UNIT float2 (value params); with the key params of the unit's group when it starts one (or is
-        // the warp's first unit), into smKP[2 * warp + (group & 1)]
+        // codes), then UNIT half2 (value params; the stage keeps room for 8 bytes each); with the key params of the
+        // unit's group when it starts one (or is the warp's first unit), into smKP[2 * warp + (group & 1)]
         auto vStage = [&](int u) { return smRaw + (2 * warp + ((u - u0) & 1)) * VSTAGE; };
         auto issueStage = [&](int u) {
             const int p0 = qStart + u * UNIT;
