@@ -180,7 +180,8 @@ public final class DeviceKvQuantizer {
         if (flag != 0) {
             status.fill((byte) 0);
             throw new dev.quantspec.QuantSpecException("cannot quantize " + what
-                    + ": a group holds a NaN or infinite value, or its range max - min overflows float");
+                    + ": a group holds a NaN or infinite value, or its fp16 params do not fit (a minimum below -65504 "
+                    + "or a scale (max - min) / 15 above 65504)");
         }
     }
 

@@ -102,12 +102,14 @@ class QuantizedKvGpuTest {
         }
     }
 
-    @Test
-    void should_flag_a_group_holding_a_nan_instead_of_packing_it() {
-        // given one value that is NaN
+    @ParameterizedTest(name = "key {0}")
+    @CsvSource({"NaN", "-70000", "1e30"})
+    void should_flag_a_group_it_cannot_store_instead_of_packing_it(float bad) {
+        // given one value that is NaN, below the half range (its group's minimum cannot be an fp16 -inf-rounded
+        // half), or so far above the others that the group's scale passes 65504
         QuantizedKvLayout layout = new QuantizedKvLayout(2, 64, 128, 64, 64, 8);
         float[] keys = randomFloats(64 * 128, 1f);
-        keys[5 * 128 + 70] = Float.NaN;
+        keys[5 * 128 + 70] = bad;
         try (DeviceQuantizedKv kv = zeroed(layout); DeviceBuffer dKeys = uploadAs("keys", keys, DeviceKvQuantizer.Source.F32);
              DeviceBuffer status = context.allocate("status", 4)) {
             status.fill((byte) 0);
@@ -115,8 +117,26 @@ class QuantizedKvGpuTest {
             new DeviceKvQuantizer(context).quantizeKeys(dKeys, DeviceKvQuantizer.Source.F32, 128, kv, 64, status);
             // then
             assertThatThrownBy(() -> DeviceKvQuantizer.checkStatus(status, "layer 3 keys"))
-                    .isInstanceOf(QuantSpecException.class).hasMessageContaining("layer 3 keys");
+                    .isInstanceOf(QuantSpecException.class).hasMessageContaining("layer 3 keys")
+                    .hasMessageContaining("fp16");
             assertThat(status.downloadInts(1)[0]).as("flag reset").isZero();
+        }
+    }
+
+    @Test
+    void should_store_a_group_at_the_edge_of_the_half_range() {
+        // given a key channel whose minimum is -65504 (a half) and whose scale is just below 65504
+        QuantizedKvLayout layout = new QuantizedKvLayout(2, 64, 128, 64, 64, 8);
+        float[] keys = randomFloats(64 * 128, 1f);
+        keys[5 * 128 + 70] = -65504f;
+        keys[9 * 128 + 70] = -65504f + 15 * 65000f;
+        try (DeviceQuantizedKv kv = zeroed(layout); DeviceBuffer dKeys = uploadAs("keys", keys, DeviceKvQuantizer.Source.F32);
+             DeviceBuffer status = context.allocate("status", 4)) {
+            status.fill((byte) 0);
+            // when
+            new DeviceKvQuantizer(context).quantizeKeys(dKeys, DeviceKvQuantizer.Source.F32, 128, kv, 64, status);
+            // then it is packed, no flag
+            assertThat(status.downloadInts(1)[0]).as("status").isZero();
         }
     }
 
