@@ -96,14 +96,24 @@ extern "C" __global__ void qs_rmsnorm(const float* __restrict__ x,
 // intrinsic) keeps large angles (128K positions) accurate. The rotation is written with _rn
 // intrinsics (no FMA contraction, as the CPU computes it), and qs_rope_rows (passrows.cuh) calls
 // the same function, so a 1-row pass rotates to the same bits as a decode step.
-__device__ __forceinline__ void qs_rope_rotate(float* v, const float* __restrict__ invFreq, int position, int i,
-                                               int half) {
+// The rotation of one pair (x1, x2) = (v[i], v[i + half]) by position * invFreq[i] (qs_rope_rotate's math; the
+// draft qkv GEMV's RoPE epilogue in q4gemv.cuh calls it on its row totals).
+__device__ __forceinline__ void qs_rope_pair(float& x1, float& x2, const float* __restrict__ invFreq, int position,
+                                             int i) {
     const float angle = __fmul_rn((float)position, invFreq[i]);
     float s, c;
     sincosf(angle, &s, &c);
-    const float x1 = v[i], x2 = v[i + half];
-    v[i] = __fsub_rn(__fmul_rn(x1, c), __fmul_rn(x2, s));
-    v[i + half] = __fadd_rn(__fmul_rn(x2, c), __fmul_rn(x1, s));
+    const float a = x1, b = x2;
+    x1 = __fsub_rn(__fmul_rn(a, c), __fmul_rn(b, s));
+    x2 = __fadd_rn(__fmul_rn(b, c), __fmul_rn(a, s));
+}
+
+__device__ __forceinline__ void qs_rope_rotate(float* v, const float* __restrict__ invFreq, int position, int i,
+                                               int half) {
+    float x1 = v[i], x2 = v[i + half];
+    qs_rope_pair(x1, x2, invFreq, position, i);
+    v[i] = x1;
+    v[i + half] = x2;
 }
 
 extern "C" __global__ void qs_rope(float* __restrict__ q, float* __restrict__ k,

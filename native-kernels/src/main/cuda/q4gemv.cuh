@@ -138,13 +138,32 @@ __device__ __forceinline__ uint32_t qs_h2_bits(float lo, float hi) {
 //    writes out[j] = qs_silu_mul(gate_j, up_j) (elementwise.cuh: qs_swiglu_rows's math) into out fp32 [ffn]:
 //    bitwise the same entry into a gateUp vector followed by qs_swiglu_rows. Replaces qs_swiglu_rows.
 //  OMODE QS_Q4_OUT_ACC: out[r] += total (the _acc entries, bitwise the GEMV then qs_add_inplace).
+//  OMODE QS_Q4_OUT_ROPE (2026-11-29, sixth session): the matrix is the fused [q; k; v] projection of one token and the
+//    epilogue is qs_rope_append_rows for that row: warp w reduces the pairs j = w * ROWS/2 + i (i < ROWS/2), pair j
+//    being rows (h hd + t, h hd + t + hd/2) with h = j / (hd/2), t = j % (hd/2) (hd = the head dim), so the two
+//    values RoPE mixes meet in one warp; q and k pairs are rotated by qs_rope_pair at position header[0], all pairs
+//    are stored into out fp32 [rows] (the q | k | v row the two kernels leave), and the k and v pairs of kv head h
+//    also go as fp16 (round to nearest) to buffer row header[2] of bufK / bufV. Bitwise the _norm entry followed by
+//    qs_rope_append_rows (one row). Replaces the qs_rope_append_rows launch of a draft step (~2.5 us per layer).
 //  TRIGGER: griddepcontrol.launch_dependents after the first code loads (see qs_launch_dependents). Not used by
 //    the entries: in the 32-layer graph it gained 0.8% at Llama-2-7B and lost 9% at Llama-3.1-8B (a single-wave
 //    dependent such as o or down lands its blocks on the SMs that free up first).
 // Measured in a 32-layer draft chain captured in a graph with programmatic launch (gemv-harness/gemv_round3.cu):
 // the fused entries take a layer from 51.21 to 48.90 us (Llama-2-7B) and from 54.38 to 51.56 us (Llama-3.1-8B).
 enum { QS_Q4_X_PLAIN = 0, QS_Q4_X_NORM = 1 };
-enum { QS_Q4_OUT_STORE = 0, QS_Q4_OUT_ACC = 1, QS_Q4_OUT_SWIGLU = 2 };
+enum { QS_Q4_OUT_STORE = 0, QS_Q4_OUT_ACC = 1, QS_Q4_OUT_SWIGLU = 2, QS_Q4_OUT_ROPE = 3 };
+
+// What the RoPE epilogue needs (OMODE QS_Q4_OUT_ROPE): header int[3+] as qs_rope_append_rows reads it ([0] the
+// token's position, [2] its buffer row), invFreq fp32 [headDim / 2], qDim = nHeads headDim and kvDim = nKvHeads
+// headDim (rows = qDim + 2 kvDim), the fp16 buffers [nKvHeads][bufCapacity][headDim].
+struct QsQ4Rope {
+    const float* invFreq;
+    const int* header;
+    int headDim, qDim, kvDim;
+    __half* bufK;
+    __half* bufV;
+    int bufCapacity;
+};
 
 // Programmatic dependent launch, the other half: lets the next kernel on the stream (when it is launched with
 // programmatic stream serialization) be scheduled once every block of this grid has passed this point, so
@@ -165,17 +184,19 @@ __device__ __forceinline__ void qs_q4_gemv_h2_body(const uint8_t* __restrict__ c
                                                    int rows, int cols, int rowStride, int groupsPerRow,
                                                    int piecesPerGroup,
                                                    const __nv_bfloat16* __restrict__ normWeight = nullptr,
-                                                   float eps = 0.0f) {
-    static_assert(OMODE != QS_Q4_OUT_SWIGLU || ROWS % 2 == 0, "SwiGLU pairs gate and up rows in a warp");
+                                                   float eps = 0.0f, QsQ4Rope rope = {}) {
+    constexpr bool PAIRS = OMODE == QS_Q4_OUT_SWIGLU || OMODE == QS_Q4_OUT_ROPE;
+    static_assert(!PAIRS || ROWS % 2 == 0, "SwiGLU and RoPE pair two rows in a warp");
     constexpr int CHUNK = UNROLL * 32;  // pieces per chunk
     constexpr int WORDS = CHUNK * 4;    // 8-code words per chunk (a multiple of 32)
     constexpr int WARPS = THREADS / 32;
-    constexpr int HALF = OMODE == QS_Q4_OUT_SWIGLU ? ROWS / 2 : ROWS;  // outputs per warp
+    constexpr int HALF = PAIRS ? ROWS / 2 : ROWS;  // outputs (or pairs) per warp
     __shared__ uint4 xh[2][WORDS];
     __shared__ float2 xinfo[2][CHUNK];  // (sum of the piece's fp32 x, 2^-k)
     __shared__ float sumSqWarp[XMODE == QS_Q4_X_NORM ? WARPS : 1];
     const int lane = threadIdx.x & 31;
-    const int outs = OMODE == QS_Q4_OUT_SWIGLU ? rows / 2 : rows;  // ffn for SwiGLU
+    const int outs = PAIRS ? rows / 2 : rows;  // ffn for SwiGLU, pairs for RoPE
+    const int ropeHalf = OMODE == QS_Q4_OUT_ROPE ? rope.headDim / 2 : 1;
     const int row0 = (blockIdx.x * WARPS + (threadIdx.x >> 5)) * HALF;  // first output of the warp
     const bool active = row0 < outs;  // uniform per warp
     const int pieces = (cols + Q4_PIECE - 1) / Q4_PIECE;
@@ -187,6 +208,7 @@ __device__ __forceinline__ void qs_q4_gemv_h2_body(const uint8_t* __restrict__ c
         const int j = row0 + (r % HALF);
         int row = j < outs ? j : (active ? row0 : 0);
         if (OMODE == QS_Q4_OUT_SWIGLU && r >= HALF) row += outs;
+        if (OMODE == QS_Q4_OUT_ROPE) row = (row / ropeHalf) * 2 * ropeHalf + row % ropeHalf + (r >= HALF ? ropeHalf : 0);
         rowPtr[r] = reinterpret_cast<const uint4*>(codes + (size_t)row * rowStride);
         prmPtr[r] = params + (size_t)row * groupsPerRow;
         acc[r] = 0.0f;
@@ -324,7 +346,28 @@ __device__ __forceinline__ void qs_q4_gemv_h2_body(const uint8_t* __restrict__ c
             total[r] = qs_warp_sum(acc[r]);
             if (XMODE == QS_Q4_X_NORM) total[r] *= rms;
         }
-        if (lane == 0) {
+        if (OMODE == QS_Q4_OUT_ROPE && lane == 0) {
+#pragma unroll
+            for (int r = 0; r < HALF; ++r) {
+                const int j = row0 + r;
+                if (j < outs) {
+                    const int t = j % ropeHalf, rowA = j / ropeHalf * 2 * ropeHalf + t;
+                    float a = total[r], b = total[r + HALF];
+                    if (rowA < rope.qDim + rope.kvDim) qs_rope_pair(a, b, rope.invFreq, rope.header[0], t);
+                    out[rowA] = a;
+                    out[rowA + ropeHalf] = b;
+                    const int at = rope.header[2];
+                    if (rowA >= rope.qDim && at >= 0 && at < rope.bufCapacity) {
+                        const bool isK = rowA < rope.qDim + rope.kvDim;
+                        const int c = rowA - rope.qDim - (isK ? 0 : rope.kvDim);  // column in the kv heads' row
+                        const size_t dst = ((size_t)(c / rope.headDim) * rope.bufCapacity + at) * rope.headDim + c % rope.headDim;
+                        __half* buf = isK ? rope.bufK : rope.bufV;
+                        buf[dst] = __float2half_rn(a);
+                        buf[dst + ropeHalf] = __float2half_rn(b);
+                    }
+                }
+            }
+        } else if (OMODE != QS_Q4_OUT_ROPE && lane == 0) {
 #pragma unroll
             for (int r = 0; r < HALF; ++r) {
                 const int j = row0 + r;
@@ -379,10 +422,11 @@ QS_Q4_H2_ENTRY(qs_q4_gemv_h2_r2u2, 256, 2, 2, false)
 QS_Q4_H2_ENTRY(qs_q4_gemv_h2_r2u2p, 256, 2, 2, true)
 
 // The fused entries of the draft pass (round 3): the same kernel with the RMSNorm applied to x (NAME_norm, for qkv)
-// and also the SwiGLU epilogue (NAME_norm_swiglu, for gate/up: rows = 2 ffn, out fp32 [ffn]); TRIG: with
-// qs_launch_dependents. Arguments: codes, params, x (the fp32 residual stream), normWeight bf16 [cols], eps, out,
-// rows, cols, rowStride, groupsPerRow, piecesPerGroup. grid: ceil(rows / (8 * R)) (swiglu: ceil(ffn / (4 R))),
-// block T, no dynamic shared memory.
+// and also the SwiGLU epilogue (NAME_norm_swiglu, for gate/up: rows = 2 ffn, out fp32 [ffn]) or the RoPE + buffer
+// append epilogue (NAME_norm_rope, for qkv: out fp32 [rows], then invFreq, header, headDim, qDim, kvDim, bufK, bufV,
+// bufCapacity); TRIG: with qs_launch_dependents. Arguments: codes, params, x (the fp32 residual stream), normWeight
+// bf16 [cols], eps, out, rows, cols, rowStride, groupsPerRow, piecesPerGroup. grid: ceil(rows / (8 * R)) (swiglu and
+// rope: ceil((rows / 2) / (4 R))), block T, no dynamic shared memory.
 #define QS_Q4_H2_FUSED_ENTRY(NAME, T, R, U, TRIG)                                                          \
     extern "C" __global__ void __launch_bounds__(T)                                                    \
         NAME##_norm(const uint8_t* __restrict__ codes, const __half2* __restrict__ params,               \
@@ -399,6 +443,17 @@ QS_Q4_H2_ENTRY(qs_q4_gemv_h2_r2u2p, 256, 2, 2, true)
                            int groupsPerRow, int piecesPerGroup) {                                      \
         qs_q4_gemv_h2_body<T, R, U, false, QS_Q4_OUT_SWIGLU, QS_Q4_X_NORM, TRIG>(                       \
             codes, params, x, out, rows, cols, rowStride, groupsPerRow, piecesPerGroup, normWeight, eps); \
+    }                                                                                                  \
+    extern "C" __global__ void __launch_bounds__(T)                                                    \
+        NAME##_norm_rope(const uint8_t* __restrict__ codes, const __half2* __restrict__ params,          \
+                         const float* __restrict__ x, const __nv_bfloat16* __restrict__ normWeight,     \
+                         float eps, float* __restrict__ out, int rows, int cols, int rowStride,         \
+                         int groupsPerRow, int piecesPerGroup, const float* __restrict__ invFreq,       \
+                         const int* __restrict__ header, int headDim, int qDim, int kvDim,              \
+                         __half* __restrict__ bufK, __half* __restrict__ bufV, int bufCapacity) {       \
+        qs_q4_gemv_h2_body<T, R, U, false, QS_Q4_OUT_ROPE, QS_Q4_X_NORM, TRIG>(                         \
+            codes, params, x, out, rows, cols, rowStride, groupsPerRow, piecesPerGroup, normWeight, eps,  \
+            QsQ4Rope{invFreq, header, headDim, qDim, kvDim, bufK, bufV, bufCapacity});                  \
     }
 
 QS_Q4_H2_FUSED_ENTRY(qs_q4_gemv_h2_r4u2, 256, 4, 2, false)

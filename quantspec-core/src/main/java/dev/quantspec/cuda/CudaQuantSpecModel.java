@@ -501,7 +501,8 @@ public final class CudaQuantSpecModel implements AutoCloseable {
      * Every kernel of a pass of {@code n} rows; positions and tokens come from the header (graph-safe).
      * {@code argmax}: each row's argmax into {@code nextIds} (sampled rounds draw from the logits instead).
      * A draft pass (one row) runs its 4-bit qkv and gate/up projections as fused kernels that apply the
-     * RMSNorm themselves (and, for gate/up, SwiGLU in their epilogue): 5 launches per layer instead of 8.
+     * RMSNorm themselves (qkv also RoPE and the buffer append, gate/up SwiGLU in their epilogue): 4 launches per
+     * layer instead of 8.
      */
     private void launchPass(boolean draft, int n, boolean argmax) {
         if (draft && n != 1) throw new IllegalArgumentException("a draft pass has one row, not " + n);
@@ -510,13 +511,14 @@ public final class CudaQuantSpecModel implements AutoCloseable {
         QuantizedDecodeAttention attention = draft && !draftReadsInt8 ? draftAttention : verifyAttention;
         kernels.embeddingRows(weights.embedding, header, x, n, dim, vocab);
         for (int l = 0; l < config.numLayers(); l++) {
-            if (draft && draftQkv[l] != null) {
-                draftQkv[l].gemvRmsNorm(x, weights.attnNorm[l], eps, qkv);  // the draft pass has one row
+            if (draft && draftQkv[l] != null) {  // the draft pass has one row: RMSNorm, GEMV, RoPE, append in one launch
+                draftQkv[l].gemvRmsNormRopeAppend(x, weights.attnNorm[l], eps, qkv, weights.invFreq, cache[l], header,
+                        heads);
             } else {
                 kernels.rmsNorm(x, weights.attnNorm[l], xb, n, dim, eps);
                 kernels.gemvBf16Rows(weights.wqkv[l], xb, qkv, qkvDim, dim, n);
+                kernels.ropeAppendRows(qkv, qkvDim, qDim + kvDim, weights.invFreq, cache[l], header, n, heads);
             }
-            kernels.ropeAppendRows(qkv, qkvDim, qDim + kvDim, weights.invFreq, cache[l], header, n, heads);
             int perLaunch = attention.maxQueriesAtHeader();
             for (int first = 0; first < n; first += perLaunch) {
                 int queries = Math.min(perLaunch, n - first);

@@ -159,6 +159,52 @@ public final class DeviceQ4Matrix implements AutoCloseable {
         launchFused(x, normWeight, eps, hidden, true);
     }
 
+    /**
+     * The draft step's q | k | v projection with its RoPE and buffer append: {@link #gemvRmsNorm} into {@code qkv}
+     * fp32 [rows] followed by {@link CudaKernels#ropeAppendRows} for that one row, in one launch (kernel
+     * {@code <gemv kernel>_norm_rope}, q4gemv.cuh), bitwise the two. This matrix is the fused [q; k; v] projection
+     * (rows = heads * headDim + 2 * kv heads * headDim of {@code kv}'s layout); each warp reduces the row pairs that
+     * RoPE mixes (t and t + headDim/2 of a head), rotates the q and k pairs at position {@code header[0]}, stores every
+     * pair into {@code qkv}, and writes the k and v pairs as fp16 to buffer row {@code header[2]} of {@code kv}.
+     * Graph-safe (the position and buffer row come from the pass header); qkv must not overlap x.
+     */
+    public void gemvRmsNormRopeAppend(DeviceBuffer x, DeviceBuffer normWeight, float eps, DeviceBuffer qkv,
+                                      DeviceBuffer invFreq, DeviceQuantizedKv kv, DeviceBuffer header, int heads) {
+        QuantizedKvLayout l = kv.layout();
+        int headDim = l.headDim(), qDim = heads * headDim, kvDim = l.kvHeads() * headDim;
+        String shapes = name + ": 4-bit [" + rows + "][" + cols + "] x RMSNorm(" + x.name() + " f32[" + cols + "]) * "
+                + normWeight.name() + ", eps " + eps + " -> " + qkv.name() + " f32[" + rows + "] = q [" + heads + "]["
+                + headDim + "] | k | v, RoPE at " + header.name() + "[0], appended to " + l;
+        checkRopeAppend(rows, heads, l, invFreq, header, shapes);
+        checkFused(x, normWeight, eps, qkv, rows, cols, false, shapes);
+        checkFusedAddresses(x.address(), normWeight.address(), qkv.address(), rows, cols, false, shapes);
+        GemvKernel kernel = gemvKernelFor(rows, cols);
+        int grid = CudaKernels.ceilDiv(rows / 2, GEMV_THREADS / 32 * (kernel.rowsPerWarp() / 2));
+        try (KernelArgs args = new KernelArgs().buffer(codes).buffer(params).buffer(x).buffer(normWeight).f32(eps)
+                .buffer(qkv).i32(rows).i32(cols).i32(rowStride(cols)).i32(groupsPerRow(cols, groupSize))
+                .i32(groupSize / PIECE).buffer(invFreq).buffer(header).i32(headDim).i32(qDim).i32(kvDim)
+                .buffer(kv.bufferKeys).buffer(kv.bufferValues).i32(l.bufferCapacity())) {
+            context.launch(kernel.kernel() + "_norm_rope", grid, 1, GEMV_THREADS, args, shapes);
+        }
+    }
+
+    /** The host-side checks of {@link #gemvRmsNormRopeAppend} on the q | k | v shape (no device needed). */
+    static void checkRopeAppend(int rows, int heads, QuantizedKvLayout l, DeviceBuffer invFreq, DeviceBuffer header,
+                                String shapes) {
+        CudaKernels.requirePositive(shapes, heads);
+        int headDim = l.headDim();
+        if (headDim % 2 != 0) {
+            throw new IllegalArgumentException("RoPE needs an even head dimension: " + shapes);
+        }
+        if ((long) (heads + 2 * l.kvHeads()) * headDim != rows) {
+            throw new IllegalArgumentException("the matrix must be [q; k; v] with " + heads + " query heads and "
+                    + l.kvHeads() + " kv heads of " + headDim + ": " + (heads + 2 * l.kvHeads()) * headDim
+                    + " rows, not " + rows + ": " + shapes);
+        }
+        CudaKernels.require(invFreq, headDim / 2 * 4L, shapes);
+        CudaKernels.require(header, 3 * 4, shapes);
+    }
+
     private void launchFused(DeviceBuffer x, DeviceBuffer normWeight, float eps, DeviceBuffer out, boolean swiglu) {
         String shapes = name + ": 4-bit [" + rows + "][" + cols + "] x RMSNorm(" + x.name() + " f32[" + cols + "]) * "
                 + normWeight.name() + " bf16[" + cols + "], eps " + eps + " -> " + out.name() + " f32["

@@ -49,6 +49,25 @@ class DeviceQ4MatrixArgumentTest {
     }
 
     @Test
+    void should_accept_a_q_k_v_matrix_and_refuse_other_shapes_for_the_rope_epilogue() {
+        // q 8 heads, k and v 2 heads each, head dim 64: 768 rows; buffer of the layout's capacity
+        QuantizedKvLayout layout = new QuantizedKvLayout(2, 64, 128, 128, 64, 12);
+        DeviceBuffer invFreq = sized(32 * 4L), header = sized(3 * 4L);
+        assertThatCode(() -> DeviceQ4Matrix.checkRopeAppend(768, 8, layout, invFreq, header, ""))
+                .doesNotThrowAnyException();
+        assertThatThrownBy(() -> DeviceQ4Matrix.checkRopeAppend(767, 8, layout, invFreq, header, ""))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("[q; k; v]");
+        assertThatThrownBy(() -> DeviceQ4Matrix.checkRopeAppend(768, 9, layout, invFreq, header, ""))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("832 rows, not 768");
+        assertThatThrownBy(() -> DeviceQ4Matrix.checkRopeAppend(768, 8, layout, sized(31 * 4L), header, ""))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> DeviceQ4Matrix.checkRopeAppend(768, 8, layout, invFreq, sized(8), ""))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> DeviceQ4Matrix.checkRopeAppend(768, 0, layout, invFreq, header, ""))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void should_refuse_an_odd_gate_up_matrix_for_swiglu() {
         assertThatThrownBy(() -> DeviceQ4Matrix.checkFused(x, weight, 1e-5f, out, 11, COLS, true, ""))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("even");

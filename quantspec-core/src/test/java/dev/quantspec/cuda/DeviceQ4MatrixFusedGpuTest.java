@@ -12,6 +12,7 @@ import dev.quantspec.tensor.ArrayMatrix;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -24,7 +25,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * The fused 4-bit GEMVs of the draft pass (q4gemv.cuh {@code <kernel>_norm}, {@code <kernel>_norm_swiglu}) against a
  * double reference and against the kernels they replace: {@link DeviceQ4Matrix#gemvRmsNorm} within its derived
  * bound of the exact {@code RMSNorm(x) * weight} product, {@link DeviceQ4Matrix#gemvRmsNormSwiglu} bitwise
- * {@link DeviceQ4Matrix#gemvRmsNorm} followed by {@link CudaKernels#swigluRows}. Shapes with partial pieces, partial
+ * {@link DeviceQ4Matrix#gemvRmsNorm} followed by {@link CudaKernels#swigluRows}, {@link DeviceQ4Matrix#gemvRmsNormRopeAppend}
+ * bitwise {@link DeviceQ4Matrix#gemvRmsNorm} followed by {@link CudaKernels#ropeAppendRows}. Shapes with partial pieces, partial
  * groups, rows that fill no whole block, and both kernels (rows >= 8192: 4 rows per warp). Runs only on a GPU host.
  */
 @Tag("gpu")
@@ -128,6 +130,55 @@ class DeviceQ4MatrixFusedGpuTest {
                 double tol = 1.1 * Math.abs(u) * eg + 1.1 * Math.abs(sg) * eu + 1.1 * eg * eu + 8 * U * Math.abs(sg * u) + 1e-30;
                 assertThat((double) h[j]).as("hidden %d vs exact", j).isCloseTo(sg * u, within(tol));
             }
+        }
+    }
+    @ParameterizedTest(name = "q {0} heads, kv {1} heads of {2}, cols {3}, buffer row {4}")
+    @CsvSource({"8, 2, 128, 1000, 3", "32, 32, 128, 4096, 0", "8, 4, 64, 512, 11", "8, 8, 128, 4096, 12", "4, 1, 64, 96, -1"})
+    void should_rotate_and_append_with_the_bits_of_the_norm_gemv_and_the_rope_append(int heads, int kvHeads, int hd,
+                                                                                    int cols, int bufRow) {
+        // given a [q; k; v] 4-bit matrix (rows >= 8192 take the 4-rows-per-warp kernel), a residual stream, a norm
+        // weight, inverse frequencies, and a pass header at position 70000 + bufRow, buffer row bufRow (12 and -1 lie
+        // outside the 12-row buffer: nothing may be written there)
+        int qDim = heads * hd, kvDim = kvHeads * hd, rows = qDim + 2 * kvDim;
+        QuantizedKvLayout layout = new QuantizedKvLayout(kvHeads, hd, 128, 128, hd, 12);
+        short[] w = randomBf16(random, rows * cols, 0.7f);
+        float[] x = randomFloats(random, cols, 2f);
+        short[] nw = randomBf16(random, cols, 1f);
+        float[] invFreq = new float[hd / 2];
+        for (int i = 0; i < hd / 2; i++) invFreq[i] = (float) Math.pow(10000.0, -2.0 * i / hd);
+        int[] header = {70000 + bufRow, 70000, bufRow, 0, 42};
+        try (DeviceBuffer dW = upload(context, "W", w);
+             DeviceQ4Matrix gpu = DeviceQ4Matrix.quantize(context, "qkv", dW, rows, cols, 128);
+             DeviceBuffer dX = upload(context, "x", x); DeviceBuffer dNw = upload(context, "norm weight", nw);
+             DeviceBuffer dFreq = upload(context, "invFreq", invFreq); DeviceBuffer dHeader = upload(context, "header", header);
+             DeviceBuffer fusedRow = poisoned(context, "fused qkv", rows * 4L);
+             DeviceBuffer twoStepRow = poisoned(context, "two-step qkv", rows * 4L);
+             DeviceQuantizedKv fused = new DeviceQuantizedKv(context, layout);
+             DeviceQuantizedKv twoStep = new DeviceQuantizedKv(context, layout)) {
+            for (DeviceQuantizedKv kv : new DeviceQuantizedKv[] {fused, twoStep}) {
+                kv.bufferKeys.fill((byte) 0x11);
+                kv.bufferValues.fill((byte) 0x11);
+            }
+            // when
+            gpu.gemvRmsNormRopeAppend(dX, dNw, 1e-5f, fusedRow, dFreq, fused, dHeader, heads);
+            gpu.gemvRmsNorm(dX, dNw, 1e-5f, twoStepRow);
+            kernels.ropeAppendRows(twoStepRow, rows, qDim + kvDim, dFreq, twoStep, dHeader, 1, heads);
+
+            // then the row and both buffers are bitwise those of the two kernels
+            assertThat(bits(fusedRow.downloadFloats(rows))).as("q | k | v row")
+                    .containsExactly(bits(twoStepRow.downloadFloats(rows)));
+            int halves = (int) (layout.bufferBytes() / 2);
+            short[] keys = fused.bufferKeys.downloadShorts(halves);
+            assertThat(keys).as("buffer keys").containsExactly(twoStep.bufferKeys.downloadShorts(halves));
+            assertThat(fused.bufferValues.downloadShorts(halves)).as("buffer values")
+                    .containsExactly(twoStep.bufferValues.downloadShorts(halves));
+            // and the rotation happened (q differs from the plain GEMV's) and the buffer holds exactly one new row
+            float[] plain = twoStepRow.downloadFloats(rows);
+            gpu.gemvRmsNorm(dX, dNw, 1e-5f, twoStepRow);
+            assertThat(bits(plain)).as("rotated q").isNotEqualTo(bits(twoStepRow.downloadFloats(rows)));
+            int written = 0;
+            for (short k : keys) if (k != (short) 0x1111) written++;
+            assertThat(written).as("fp16 keys written").isEqualTo(bufRow >= 0 && bufRow < 12 ? kvDim : 0);
         }
     }
 }
