@@ -896,6 +896,66 @@ __device__ __forceinline__ float ex2(float x) {
 // same bits on every test, a probability below 2^-126 of the running max becomes 0); 64 (one-query MHA softmax) and
 // 128 (values one unit ahead) no better.
 constexpr int DEFAULT_MODE = 27;
+// Round 5 (MODE & 512, sm_90 only): TMA bulk copies (cp.async.bulk ... mbarrier::complete_tx) into a per-warp ring of
+// shared-memory stages, one mbarrier per stage; lane 0 of the warp is the producer (no per-lane copy instructions, no
+// registers held for the data in flight). On an architecture below sm_90 the TMA bits are ignored (TMA_ARCH false).
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+constexpr bool TMA_ARCH = true;
+#else
+constexpr bool TMA_ARCH = false;
+#endif
+__device__ __forceinline__ uint32_t saddr(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
+__device__ __forceinline__ void mbar_init(uint64_t* bar, uint32_t count) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(saddr(bar)), "r"(count) : "memory");
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+#endif
+}
+// generic-proxy accesses of this thread (and, after a __syncwarp, of its warp) before async-proxy writes
+__device__ __forceinline__ void fence_async_smem() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void mbar_expect_tx(uint64_t* bar, uint32_t bytes) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(saddr(bar)), "r"(bytes) : "memory");
+#endif
+}
+// an L2 cache policy: evict first (the streamed codes are read once)
+__device__ __forceinline__ uint64_t l2_evict_first() {
+    uint64_t pol = 0;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(pol));
+#endif
+    return pol;
+}
+// global -> shared bulk copy (16-byte aligned, a multiple of 16 bytes) completing on bar; EF: with the L2 policy pol
+template <bool EF>
+__device__ __forceinline__ void bulk_g2s(void* dst, const void* src, uint32_t bytes, uint64_t* bar, uint64_t pol) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    if constexpr (EF) {
+        asm volatile(
+            "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1], %2, [%3], %4;"
+            ::"r"(saddr(dst)), "l"(src), "r"(bytes), "r"(saddr(bar)), "l"(pol) : "memory");
+    } else {
+        asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
+                     ::"r"(saddr(dst)), "l"(src), "r"(bytes), "r"(saddr(bar)) : "memory");
+    }
+#endif
+}
+// waits until the phase of parity `parity` of bar has completed (the stage's bytes have landed)
+__device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    uint32_t ok;
+    do {
+        asm volatile("{\n\t.reg .pred p;\n\tmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n\t"
+                     "selp.u32 %0, 1, 0, p;\n\t}"
+                     : "=r"(ok) : "r"(saddr(bar)), "r"(parity) : "memory");
+    } while (!ok);
+#endif
+}
 template <int W>
 __device__ __forceinline__ void lds_words(const uint8_t* p, uint32_t (&r)[W]) {
     if constexpr (W == 4) {
@@ -967,11 +1027,45 @@ __device__ __forceinline__ void qs_qattn7_body(
     static_assert(!VAHEAD || (SPLIT && !VASYNC), "value lookahead: with the split keys");
     static_assert(MODE == 0 || (S == 0 && !PF), "modes");
     static_assert(!(KASYNC && VASYNC), "one way for the key params");
+    // round 5: 512 = TMA ring (sm_90; ignored below): a unit's value codes (UNIT x RB bytes, contiguous in vUpper) and
+    // value params (UNIT half2) go by cp.async.bulk into a per-warp ring of TD stages (lane 0 issues, one mbarrier
+    // per stage), issued TD units ahead (a stage is refilled right after its unit's values were read into registers);
+    // 1024 = the key codes too (2 KB per unit; replaces the split-phase register loads); TD = 2 + ((MODE >> 11) & 3);
+    // 8192 = value rows at a padded stride of RB + 16 (one 64-byte copy per lane: conflict-free value reads; the copy
+    // takes uniform operands, so 32 lanes' copies are serialized: 1.5x slower, run 1); 16384 = L2 evict-first policy
+    // on the copies; 32768 = refill right after the value reads with a fence.proxy.async (run 1) instead of after
+    // the unit's value MMAs without a fence (the MMAs consumed the words read from the stage; as CUTLASS's consumer
+    // release, no proxy fence)
+    constexpr bool TMA = (MODE & 512) != 0 && qs7::TMA_ARCH;
+    // 131072 = the ring holds the key codes only (with 1024): the values and value params by register loads at the
+    // top of the unit (as without SPLIT), the stage refilled right after the unit's score MMAs
+    constexpr bool TKONLY = TMA && (MODE & 131072) != 0;
+    constexpr bool TMAK = TMA && ((MODE & 1024) != 0 || TKONLY);
+    constexpr bool TMAV = TMA && !TKONLY;
+    constexpr bool TPAD = TMA && (MODE & 8192) != 0;
+    constexpr bool TEF = (MODE & 16384) != 0;
+    constexpr bool TEARLY = (MODE & 32768) != 0;
+    // 65536 = each m-tile's value codes and params are read from the stage right before its value MMAs (not all of the
+    // unit's after the scores): only one m-tile's value words live in registers (for TM = 4)
+    constexpr bool TPMT = TMAV && (MODE & 65536) != 0;
+    static_assert(!(TPMT && TEARLY), "per-m-tile reads need the late refill");
+    constexpr int TD = 2 + ((MODE >> 11) & 3);
+    static_assert(!(MODE & 1024) || !SPLIT, "TMA keys replace the split-phase key loads");
+    static_assert(!(MODE & 512) || (!VASYNC && !VAHEAD), "one way for the values");
     constexpr int RB = HD / 2;              // bytes of a position's codes (one plane)
     constexpr int KSTR = RB, VSTR = RB + 16; // smem row strides (values padded: conflict-free 8/4-byte reads)
     constexpr int STAGE = UNIT * (KSTR + VSTR + 8);
     constexpr int VSTAGE = UNIT * (VSTR + 8);  // VASYNC: a unit's value codes and value params
-    constexpr int PIPE = S > 0 ? WARPS * S * STAGE : VASYNC ? WARPS * 2 * VSTAGE : 0;
+    constexpr int TVSTR = TPAD ? RB + 16 : RB;               // TMA: value row stride in a stage
+    // 262144 = a stage holds TU = 2 consecutive units (one copy of 2 x UNIT rows of value codes and one of 2 x UNIT
+    // value params: half the copies, waits and refills per unit)
+    constexpr int TU = (MODE & 262144) != 0 ? 2 : 1;
+    static_assert(TU == 1 || (TMAV && !TMAK && !TPAD && !TEARLY), "2-unit stages: values only, late refill");
+    constexpr int TKOFF = 0, TVOFF = TMAK ? UNIT * RB : 0, TPOFF = TVOFF + TU * UNIT * TVSTR;
+    constexpr int TSTAGE = TKONLY ? UNIT * RB : TPOFF + TU * UNIT * 4;
+    static_assert(TSTAGE % 16 == 0, "stage alignment");
+    constexpr uint32_t TBYTES = TKONLY ? UNIT * RB : (TMAK ? UNIT * RB : 0) + UNIT * RB + UNIT * 4;  // bytes a stage receives
+    constexpr int PIPE = S > 0 ? WARPS * S * STAGE : VASYNC ? WARPS * 2 * VSTAGE : TMA ? WARPS * TD * TSTAGE : 0;
     constexpr int ACCB = WARPS * COLS * SMP * 4;
     static_assert(GROUP % HPB == 0 && 8 % HPB == 0 && (HD == 64 || HD == 128), "shape");
     static_assert(S == 0 || !PF, "the pipeline replaces register prefetch");
@@ -985,6 +1079,7 @@ __device__ __forceinline__ void qs_qattn7_body(
     // 4 lanes j of a row hit distinct banks
     constexpr int KPB = HD / 16 + 1;
     __shared__ __align__(16) uint4 smKP[KPRE ? WARPS : KASYNC || VASYNC ? 2 * WARPS : 1][4 * KPB];
+    __shared__ __align__(8) uint64_t smBar[TMA ? WARPS * TD : 1];
 
     const int slice = blockIdx.x % SLICES;
     const int kvHead = blockIdx.y;
@@ -1227,6 +1322,46 @@ __device__ __forceinline__ void qs_qattn7_body(
                 qs7::cp_commit();
             }
         }
+        // TMA ring (round 5): unit u of the warp in stage (u - u0) % TD of the warp's ring, phase parity tph
+        uint8_t* const tRing = smRaw + (TMA ? warp * TD * TSTAGE : 0);
+        uint64_t* const tBar = &smBar[TMA ? warp * TD : 0];
+        const uint64_t tpol = TMA && TEF ? qs7::l2_evict_first() : 0;
+        auto tmaIssue = [&](int u, int st, int n = 1) {  // n (<= TU) units from unit u into stage st
+            const int p0 = qStart + u * UNIT;
+            uint8_t* sb = tRing + st * TSTAGE;
+            const size_t src = (rowBase + p0) * RB;
+            if constexpr (TPAD) {
+                if (lane == 0) qs7::mbar_expect_tx(&tBar[st], TBYTES);
+                __syncwarp();
+                if (lane < UNIT) qs7::bulk_g2s<TEF>(sb + TVOFF + lane * TVSTR, vUpper + src + lane * RB, RB, &tBar[st], tpol);
+                if (lane == 0) {
+                    if constexpr (TMAK) qs7::bulk_g2s<TEF>(sb + TKOFF, kUpper + src, UNIT * RB, &tBar[st], tpol);
+                    qs7::bulk_g2s<TEF>(sb + TPOFF, vP + p0, UNIT * 4, &tBar[st], tpol);
+                }
+            } else if (lane == 0) {
+                qs7::mbar_expect_tx(&tBar[st], TU == 1 ? TBYTES : (uint32_t)n * (UNIT * RB + UNIT * 4));
+                if constexpr (TKONLY) {
+                    qs7::bulk_g2s<TEF>(sb + TKOFF, kUpper + src, UNIT * RB, &tBar[st], tpol);
+                    return;
+                }
+                if constexpr (TMAK) qs7::bulk_g2s<TEF>(sb + TKOFF, kUpper + src, UNIT * RB, &tBar[st], tpol);
+                qs7::bulk_g2s<TEF>(sb + TVOFF, vUpper + src, (TU == 1 ? 1 : n) * UNIT * RB, &tBar[st], tpol);
+                qs7::bulk_g2s<TEF>(sb + TPOFF, vP + p0, (TU == 1 ? 1 : n) * UNIT * 4, &tBar[st], tpol);
+            }
+        };
+        int tst = 0, tk = 0;  // stage, unit within the stage
+        uint32_t tph = 0;
+        if constexpr (TMA) {
+            if (u0 < u1) {
+                if (lane == 0)
+#pragma unroll
+                    for (int st = 0; st < TD; ++st) qs7::mbar_init(&tBar[st], 1);
+                __syncwarp();
+#pragma unroll
+                for (int st = 0; st < TD; ++st)
+                    if (u0 + st * TU < u1) tmaIssue(u0 + st * TU, st, min(TU, u1 - u0 - st * TU));
+            }
+        }
         int curGroup = -1;
         for (int u = u0; u < u1; ++u) {
             const int p0 = qStart + u * UNIT;
@@ -1254,6 +1389,19 @@ __device__ __forceinline__ void qs_qattn7_body(
                 __syncwarp();  // every lane has its registers: the stage may be refilled
             } else if constexpr (PF) {
                 if (u + 1 < u1) loadUnit(nxt, p0 + UNIT);
+            } else if constexpr (TMA) {
+                if constexpr (TKONLY) loadValues(cur, p0);  // values by registers, ahead of the key wait
+                if constexpr (TMAK) {  // this unit's key codes from its stage
+                    qs7::mbar_wait(&tBar[tst], tph);
+                    const uint8_t* sb = tRing + tst * TSTAGE;
+#pragma unroll
+                    for (int mt = 0; mt < TM; ++mt)
+#pragma unroll
+                        for (int r = 0; r < 2; ++r)
+                            qs7::lds_words<KW>(sb + TKOFF + (16 * mt + g + 8 * r) * RB + j * (HD / 8), cur.ku[mt][r]);
+                } else if constexpr (!SPLIT) {
+                    loadKeys(cur, p0);  // this unit's keys at its top (no split-phase loads)
+                }  // else: the keys came one unit ahead (SPLIT); the values come from the stage after the scores
             } else if constexpr (VASYNC) {
                 __syncwarp();  // every lane is done with unit u - 1's stage: it takes unit u + 1
                 if (u + 1 < u1) issueStage(u + 1);
@@ -1406,7 +1554,45 @@ __device__ __forceinline__ void qs_qattn7_body(
                 // ku is dead: the next unit's keys fly during this unit's value phase
                 if (u + 1 < u1) loadKeys(cur, p0 + UNIT);
             }
+            if constexpr (TKONLY) {  // the score MMAs consumed the stage's key words: it takes unit u + TD
+                __syncwarp();
+                if (u + TD < u1) tmaIssue(u + TD, tst);
+                if (++tst == TD) {
+                    tst = 0;
+                    tph ^= 1u;
+                }
+            }
             rescale(s, oneq);
+            if constexpr (TMAV) {  // this unit's values from its stage, then the stage takes unit u + TD
+                if constexpr (!TMAK) {
+                    if (TU == 1 || tk == 0) qs7::mbar_wait(&tBar[tst], tph);
+                }
+                // unit tk of the stage: value rows from sb + TVOFF, value params from spp
+                const uint8_t* sb = tRing + tst * TSTAGE + tk * (UNIT * TVSTR);
+                const uint8_t* spp = tRing + tst * TSTAGE + TPOFF + tk * (UNIT * 4);
+#pragma unroll
+                for (int mt = 0; mt < TM && !TPMT; ++mt) {
+#pragma unroll
+                    for (int r = 0; r < 2; ++r)
+                        cur.vp[mt][r] = *reinterpret_cast<const qs_kv_param*>(spp + (16 * mt + g + 8 * r) * 4);
+#pragma unroll
+                    for (int i = 0; i < 4; ++i) {
+                        const int row = 16 * mt + 2 * j + (i & 1) + 8 * (i >> 1);
+                        qs7::lds_words<VW>(sb + TVOFF + row * TVSTR + g * (HD / 16), cur.vu[mt][i]);
+                    }
+                }
+                if constexpr (TEARLY) {
+                    __syncwarp();  // every lane has read the stage
+                    if (u + TD < u1) {
+                        if (TPAD || lane == 0) qs7::fence_async_smem();
+                        tmaIssue(u + TD, tst);
+                    }
+                    if (++tst == TD) {
+                        tst = 0;
+                        tph ^= 1u;
+                    }
+                }
+            }
             if constexpr (VASYNC) {  // this unit's values from its stage (row strides as the S pipeline: conflict-free)
                 const uint8_t* sb = vStage(u);
 #pragma unroll
@@ -1424,6 +1610,18 @@ __device__ __forceinline__ void qs_qattn7_body(
             // ---- probabilities (value scale folded in) and O^T += V^T P^T
 #pragma unroll
             for (int mt = 0; mt < TM; ++mt) {
+                if constexpr (TPMT) {  // this m-tile's values from the unit's stage
+                    const uint8_t* sb = tRing + tst * TSTAGE + tk * (UNIT * TVSTR);
+                    const uint8_t* spp = tRing + tst * TSTAGE + TPOFF + tk * (UNIT * 4);
+#pragma unroll
+                    for (int r = 0; r < 2; ++r)
+                        cur.vp[mt][r] = *reinterpret_cast<const qs_kv_param*>(spp + (16 * mt + g + 8 * r) * 4);
+#pragma unroll
+                    for (int i = 0; i < 4; ++i) {
+                        const int row = 16 * mt + 2 * j + (i & 1) + 8 * (i >> 1);
+                        qs7::lds_words<VW>(sb + TVOFF + row * TVSTR + g * (HD / 16), cur.vu[mt][i]);
+                    }
+                }
                 uint32_t bp[NT][2];
 #pragma unroll
                 for (int nt = 0; nt < NT; ++nt) {
@@ -1494,6 +1692,20 @@ __device__ __forceinline__ void qs_qattn7_body(
                 }
                 if constexpr (VAHEAD) {
                     if (u + 1 < u1) loadValuesMt(cur, p0 + UNIT, mt);
+                }
+            }
+            if constexpr (TMAV && !TEARLY) {  // the value MMAs consumed the stage's words: it takes units u + TD TU ..
+                if (TU == 1 || tk == TU - 1 || u + 1 == u1) {
+                    const int un = u - tk + TD * TU;
+                    __syncwarp();
+                    if (un < u1) tmaIssue(un, tst, min(TU, u1 - un));
+                    tk = 0;
+                    if (++tst == TD) {
+                        tst = 0;
+                        tph ^= 1u;
+                    }
+                } else {
+                    ++tk;
                 }
             }
             if constexpr (PF) cur = nxt;
@@ -1570,7 +1782,7 @@ __device__ __forceinline__ void qs_qattn7_body(
     }
 
     // ---- merge the 4 warps (the value offsets join the accumulators) and write the partials
-    if constexpr (S > 0 || VASYNC) __syncthreads();  // smAcc aliases the warps' pipeline stages
+    if constexpr (S > 0 || VASYNC || TMA) __syncthreads();  // smAcc aliases the warps' pipeline stages
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) {
 #pragma unroll
