@@ -2,6 +2,7 @@
 // One unit (rather than one fatbin per file) keeps the image to one cuModuleLoadData call.
 #include "elementwise.cuh"
 #include "gemv.cuh"
+#include "gemv_tc.cuh"
 #include "attention.cuh"
 #include "quantkv.cuh"
 #include "prefill.cuh"

@@ -114,8 +114,34 @@ public final class CudaKernels {
         }
     }
 
-    /** Largest n of {@link #gemvBf16Rows} (kernels qs_gemv_bf16_n1 .. n9 in gemv.cuh). */
+    /** Largest n of {@link #gemvBf16Rows} (kernels qs_gemv_bf16_n1 .. n9 in gemv.cuh; 8 per tensor-core launch). */
     public static final int MAX_GEMV_VECTORS = 9;
+
+    /**
+     * The arithmetic of the pass GEMVs ({@link #gemvBf16Rows}), fixed for the life of the process because a pass's
+     * rows must agree bit for bit with 1-row passes. {@link #TENSOR_CORES} (the default, gemv_tc.cuh): one MMA per 16
+     * rows serves up to 8 vectors, so a verification of 5 to 8 rows costs what a 1-row pass costs (a γ = 6 or 7
+     * round pays no more per verified row than γ = 4); its 1-row passes (autoregressive decoding with the hierarchical
+     * cache) are ~12% slower in the projections than the fp32 kernels. {@link #FP32} (gemv.cuh, the per-lane FMA
+     * order of the single-vector decoder kernels): ~40 FMAs per 16 weight bytes at 5 vectors, more with every vector.
+     * Chosen with {@code -Dquantspec.cuda.passGemv=tensor-cores|fp32} (to measure one against the other).
+     */
+    enum PassGemv { TENSOR_CORES, FP32 }
+
+    static final PassGemv PASS_GEMV = passGemvFromProperty(System.getProperty("quantspec.cuda.passGemv", "tensor-cores"));
+
+    static PassGemv passGemvFromProperty(String value) {
+        return switch (value.trim().toLowerCase(java.util.Locale.ROOT)) {
+            case "tensor-cores" -> PassGemv.TENSOR_CORES;
+            case "fp32" -> PassGemv.FP32;
+            default -> throw new IllegalArgumentException("quantspec.cuda.passGemv must be tensor-cores or fp32, not '"
+                    + value + "'");
+        };
+    }
+
+    static final int TC_GEMV_THREADS = 512;  // gemv_tc.cuh QS_TC_GEMV_THREADS (16 warps, one 16-row tile per block)
+    static final int TC_GEMV_ROWS = 16;
+    static final int TC_GEMV_VECTORS = 8;    // the MMA's 8 B columns
 
     /** One multi-vector GEMV entry point of gemv.cuh and the rows each of its warps reduces. */
     record MultiGemv(String kernel, int rowsPerWarp) {
@@ -144,9 +170,10 @@ public final class CudaKernels {
     /**
      * out[j][r] = W[r] . x[j] for j < n, r < rows, reading W once for the n vectors (a verify pass).
      * W bf16 [rows][cols], x fp32 [n][cols] (row j at float offset j * cols, 16-byte aligned), out fp32
-     * [n][rows]. Batch-invariant: out[j] is bitwise what {@link #gemvBf16} (any variant) and this method
-     * with n = 1 give for x[j] (same per-lane FMA order and warp reduction), so a verify pass and the
-     * decode steps agree to the bit.
+     * [n][rows]. Batch-invariant: out[j] is bitwise what this method with n = 1 gives for x[j], so a verify
+     * pass and the 1-row passes agree to the bit. With {@link PassGemv#FP32} it is also bitwise
+     * {@link #gemvBf16} (any variant); with {@link PassGemv#TENSOR_CORES} (the default) it is within
+     * ~6e-7 of sum |w x| of the exact product instead (x as two bf16 parts, fp32 accumulation).
      *
      * @param n 1 .. {@link #MAX_GEMV_VECTORS}
      */
@@ -180,6 +207,19 @@ public final class CudaKernels {
             throw new IllegalArgumentException("x must be 16-byte aligned for the vector loads: " + shapes);
         }
         if (accumulate) requireDisjoint(x, (long) n * cols * 4, out, (long) n * rows * 4, shapes);
+        if (PASS_GEMV == PassGemv.TENSOR_CORES) {
+            // up to 8 vectors per launch (the MMA's B columns); a column's bits do not depend on the others
+            for (int j0 = 0; j0 < n; j0 += TC_GEMV_VECTORS) {
+                int nj = Math.min(TC_GEMV_VECTORS, n - j0);
+                DeviceBuffer xj = j0 == 0 ? x : x.view(x.name() + " from vector " + j0, (long) j0 * cols * 4, (long) nj * cols * 4);
+                DeviceBuffer oj = j0 == 0 ? out : out.view(out.name() + " from vector " + j0, (long) j0 * rows * 4, (long) nj * rows * 4);
+                try (KernelArgs args = new KernelArgs().buffer(weights).buffer(xj).buffer(oj).i32(rows).i32(cols)) {
+                    context.launch("qs_gemv_bf16_tc_n" + nj + (accumulate ? "_acc" : ""), ceilDiv(rows, TC_GEMV_ROWS), 1,
+                            TC_GEMV_THREADS, args, shapes);
+                }
+            }
+            return;
+        }
         MultiGemv kernel = multiGemvFor(rows, cols, n);
         int rowsPerBlock = (GEMV_THREADS / 32) * kernel.rowsPerWarp();
         try (KernelArgs args = new KernelArgs().buffer(weights).buffer(x).buffer(out).i32(rows).i32(cols)) {

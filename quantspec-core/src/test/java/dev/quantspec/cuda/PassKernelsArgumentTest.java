@@ -21,6 +21,14 @@ class PassKernelsArgumentTest {
     }
 
     @Test
+    void should_read_the_pass_gemv_family_from_its_property_and_refuse_other_values() {
+        assertThat(CudaKernels.passGemvFromProperty("tensor-cores")).isEqualTo(CudaKernels.PassGemv.TENSOR_CORES);
+        assertThat(CudaKernels.passGemvFromProperty(" FP32 ")).isEqualTo(CudaKernels.PassGemv.FP32);
+        assertThatThrownBy(() -> CudaKernels.passGemvFromProperty("tf32"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("quantspec.cuda.passGemv");
+    }
+
+    @Test
     void should_accept_a_pass_of_one_to_five_queries_and_refuse_the_rest() {
         int rowFloats = 4 * 64, stride = rowFloats + 2 * 128;
         DeviceBuffer q = sized(5L * stride * 4), out = sized(5L * rowFloats * 4), header = sized(36);
