@@ -870,6 +870,20 @@ __device__ __forceinline__ void nib4(uint32_t x, uint32_t magic, uint32_t (&r)[4
         : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
         : "r"(x), "r"(magic));
 }
+// Round 6 (MODE & (1 << 19) keys, (1 << 20) values): the four half2 of a word in 1 shift + 4 LOP3 (no multiplies):
+// r[0] = (1024 + n0, 1024 + n4), r[1] = (1024 + 16 n1, 1024 + 16 n5), r[2] = (1024 + n2, 1024 + n6),
+// r[3] = (1024 + 16 n3, 1024 + 16 n7): the nibbles of even k decode at scale 1, those of odd k at scale 16 (the
+// caller folds the two scales into the other MMA operand and the offsets).
+__device__ __forceinline__ void nib4s(uint32_t x, uint32_t magic, uint32_t (&r)[4]) {
+    asm("{\n\t.reg .b32 y;\n\t"
+        "shr.b32 y, %4, 8;\n\t"
+        "lop3.b32 %0, %4, 0x000F000F, %5, 0xEA;\n\t"
+        "lop3.b32 %1, %4, 0x00F000F0, %5, 0xEA;\n\t"
+        "lop3.b32 %2, y, 0x000F000F, %5, 0xEA;\n\t"
+        "lop3.b32 %3, y, 0x00F000F0, %5, 0xEA;\n\t}"
+        : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+        : "r"(x), "r"(magic));
+}
 __device__ __forceinline__ void cp16(void* smem, const void* gmem) {  // cp.async, 16 bytes, L2 only
     const uint32_t a = (uint32_t)__cvta_generic_to_shared(smem);
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(a), "l"(gmem));
@@ -895,6 +909,9 @@ __device__ __forceinline__ float ex2(float x) {
 // counter; same bits): 1.20-1.27x at 32K-256K; + 8, flushed exponentials, now 1-6 % faster than 19 (round 2: neutral;
 // same bits on every test, a probability below 2^-126 of the running max becomes 0); 64 (one-query MHA softmax) and
 // 128 (values one unit ahead) no better.
+// Round 6b (h200-2026-11-29-mma-draft-round6.md): 1 << 19 (keys by nib4s) -3.2..-3.8 % at 128K but -2.2..-2.5 % at 256K
+// (below the 3 % bar); 1 << 20 (values by nib4s) fails the 2e-3 bound unless 1 << 21 (offset flush) is added, which
+// costs what it saves. Not in the default.
 constexpr int DEFAULT_MODE = 27;
 // Round 5 (MODE & 512, sm_90 only): TMA bulk copies (cp.async.bulk ... mbarrier::complete_tx) into a per-warp ring of
 // shared-memory stages, one mbarrier per stage; lane 0 of the warp is the producer (no per-lane copy instructions, no
@@ -1024,6 +1041,19 @@ __device__ __forceinline__ void qs_qattn7_body(
     // value MMAs of that m-tile (its registers are dead then: no extra registers; ncu of round 2: the value params'
     // first use was the largest remaining long-scoreboard stall)
     constexpr bool VAHEAD = (MODE & 128) != 0;
+    // round 6: 1 << 19 = keys by qs7::nib4s (no multiplies): channels 8w + k, 8w + k + 4 of an even k decode at
+    // scale 1 (1024 + n), so their query weight is fp16(q scaleLog2 s) (16x today's) and their bias centre 1031.5
+    // (odd k as before: fp16(q scaleLog2 s / 16), centre 1144); per key group only. 1 << 20 = values by nib4s: in
+    // every m-tile row g (channel g HD/8 + 2mt, acc[..][0..1]) decodes at scale 1 and row g + 8 (acc[..][2..3]) at
+    // scale 16; P = fp16(p s_t) (no / 16), the per-column sums A = sum p (m_t + 7.5 s_t) and F = sum P in fp32, merged
+    // as acc + A - 1031.5 F (rows g) and acc / 16 + A - 71.5 F (rows g + 8). Not bit-identical to mode 27.
+    constexpr bool K5 = (MODE & (1 << 19)) != 0, V5 = (MODE & (1 << 20)) != 0;
+    // 1 << 21 (with V5) = flush: at every key-group start the scale-1 rows drop their offset, acc -= 1031.5 W with W
+    // the column's sum of P since the last flush (3 shuffles per column; sumP is then the window's, sumPc the flushed
+    // column total): their accumulators hold sum P (n - 7.5) and never grow to ~1031 sum P (run 1: without the flush
+    // the fp32 MMA accumulation lost 7.8e-3 at 5120 positions per warp)
+    constexpr bool VFLUSH = V5 && (MODE & (1 << 21)) != 0;
+    static_assert(!(K5 || V5) || LEAN, "nib4s: with the lean loop");
     static_assert(!VAHEAD || (SPLIT && !VASYNC), "value lookahead: with the split keys");
     static_assert(MODE == 0 || (S == 0 && !PF), "modes");
     static_assert(!(KASYNC && VASYNC), "one way for the key params");
@@ -1100,6 +1130,8 @@ __device__ __forceinline__ void qs_qattn7_body(
 
     float acc[MT][NT][4];
     float runMax[NT][2], runSum[NT][2], base[NT][2], bias[NT][2];
+    float sumP[NT][2];  // V5: sum of the fp16 probabilities P (the offset of the values' 1024 + n / 1024 + 16 n)
+    float sumPc[NT][2];  // VFLUSH: the column's flushed sum of P (the same in the 8 lanes g of a column)
     uint32_t bq[NT][KS][2];
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) {
@@ -1109,6 +1141,8 @@ __device__ __forceinline__ void qs_qattn7_body(
             runSum[nt][e] = 0.0f;
             base[nt][e] = 0.0f;
             bias[nt][e] = 0.0f;
+            sumP[nt][e] = 0.0f;
+            sumPc[nt][e] = 0.0f;
         }
 #pragma unroll
         for (int mt = 0; mt < MT; ++mt)
@@ -1138,6 +1172,8 @@ __device__ __forceinline__ void qs_qattn7_body(
                 // branch's two paths) rounds alike: a query's bits do not depend on its column (batch invariance)
                 runSum[nt][e] = __fmul_rn(runSum[nt][e], corr);
                 base[nt][e] = __fmul_rn(base[nt][e], corr);
+                if constexpr (V5) sumP[nt][e] = __fmul_rn(sumP[nt][e], corr);
+                if constexpr (VFLUSH) sumPc[nt][e] = __fmul_rn(sumPc[nt][e], corr);
                 if (LAZY && !__any_sync(QS_FULL_MASK, corr != 1.0f)) continue;  // warp-uniform
 #pragma unroll
                 for (int mt = 0; mt < MT; ++mt) {
@@ -1437,6 +1473,22 @@ __device__ __forceinline__ void qs_qattn7_body(
             }
             if (newGroup) {
                 curGroup = grp;
+                if constexpr (VFLUSH) {  // the scale-1 value rows drop the offset of the positions since the last flush
+#pragma unroll
+                    for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+                        for (int e = 0; e < 2; ++e) {
+                            float w = sumP[nt][e];
+                            w += __shfl_xor_sync(QS_FULL_MASK, w, 4);
+                            w += __shfl_xor_sync(QS_FULL_MASK, w, 8);
+                            w += __shfl_xor_sync(QS_FULL_MASK, w, 16);
+                            sumPc[nt][e] += w;
+                            sumP[nt][e] = 0.0f;
+#pragma unroll
+                            for (int mt = 0; mt < MT; ++mt) acc[mt][nt][e] = fmaf(-1031.5f, w, acc[mt][nt][e]);
+                        }
+                    }
+                }
                 const uint2* kp;  // thread j's channels j HD/4 .. as 8-byte words of two half2 (s, m)
                 if constexpr (VASYNC) {
                     kp = reinterpret_cast<const uint2*>(&smKP[2 * warp + (grp & 1)][j * KPB]);
@@ -1471,7 +1523,7 @@ __device__ __forceinline__ void qs_qattn7_body(
                     for (int i = 0; i < 4; ++i) {
                         // channels 8w+2i, 8w+2i+1
                         const float4 p = qs_kv_param_pair(KPRE || KASYNC || VASYNC ? kp[4 * w + i] : __ldg(kp + 4 * w + i));
-                        sc[2 * i] = p.x * 0.0625f;
+                        sc[2 * i] = K5 ? p.x : p.x * 0.0625f;  // K5: channel 8w + 2i has an even k
                         off[2 * i] = fmaf(7.5f, p.x, p.y);
                         sc[2 * i + 1] = p.z * 0.0625f;
                         off[2 * i + 1] = fmaf(7.5f, p.z, p.w);
@@ -1497,8 +1549,9 @@ __device__ __forceinline__ void qs_qattn7_body(
 #pragma unroll
                         for (int k = 0; k < 4; ++k) {
                             const float2 f = unpack_half2(hw[k]);
-                            b = fmaf(-1144.0f, f.x, b);
-                            b = fmaf(-1144.0f, f.y, b);
+                            const float cen = K5 && (k & 1) == 0 ? -1031.5f : -1144.0f;  // hw[k]: the nibbles of k
+                            b = fmaf(cen, f.x, b);
+                            b = fmaf(cen, f.y, b);
                         }
                         bpart[nt] = b;
                     }
@@ -1528,8 +1581,13 @@ __device__ __forceinline__ void qs_qattn7_body(
 #pragma unroll
                 for (int w = 0; w < KW && LEAN; ++w) {
                     uint32_t r0[4], r8[4];
-                    qs7::nib4(ku[mt][0][w], magic, r0);
-                    qs7::nib4(ku[mt][1][w], magic, r8);
+                    if constexpr (K5) {
+                        qs7::nib4s(ku[mt][0][w], magic, r0);
+                        qs7::nib4s(ku[mt][1][w], magic, r8);
+                    } else {
+                        qs7::nib4(ku[mt][0][w], magic, r0);
+                        qs7::nib4(ku[mt][1][w], magic, r8);
+                    }
 #pragma unroll
                     for (int nt = 0; nt < NT; ++nt) {
                         mma16816(s[mt][nt], r0[0], r8[0], r0[1], r8[1], bq[nt][2 * w][0], bq[nt][2 * w][1]);
@@ -1628,14 +1686,19 @@ __device__ __forceinline__ void qs_qattn7_body(
 #pragma unroll
                     for (int r = 0; r < 2; ++r) {
                         const float2 vpf = qs_kv_param_f(vp[mt][r]);
-                        const float vs = vpf.x * 0.0625f;
+                        const float vs = V5 ? vpf.x : vpf.x * 0.0625f;
                         const float voff = fmaf(7.5f, vpf.x, vpf.y);
                         if (oneq) {  // column 2j + 1 is no query: P = 0 there, its sums untouched
                             const float p0 = qs7::ex2<FTZ>(s[mt][nt][2 * r] - runMax[nt][0]);
                             runSum[nt][0] += p0;
                             const uint32_t h = pack_half2(p0 * vs, 0.0f);
                             const float2 f = unpack_half2(h);
-                            base[nt][0] = fmaf(p0, voff, fmaf(-1144.0f, f.x, base[nt][0]));
+                            if constexpr (V5) {
+                                base[nt][0] = fmaf(p0, voff, base[nt][0]);
+                                sumP[nt][0] += f.x;
+                            } else {
+                                base[nt][0] = fmaf(p0, voff, fmaf(-1144.0f, f.x, base[nt][0]));
+                            }
                             bp[nt][r] = movtrans(h);
                             continue;
                         }
@@ -1648,8 +1711,15 @@ __device__ __forceinline__ void qs_qattn7_body(
                         }
                         const uint32_t h = pack_half2(pp[0], pp[1]);
                         const float2 f = unpack_half2(h);
-                        base[nt][0] = fmaf(p[0], voff, fmaf(-1144.0f, f.x, base[nt][0]));
-                        base[nt][1] = fmaf(p[1], voff, fmaf(-1144.0f, f.y, base[nt][1]));
+                        if constexpr (V5) {
+                            base[nt][0] = fmaf(p[0], voff, base[nt][0]);
+                            base[nt][1] = fmaf(p[1], voff, base[nt][1]);
+                            sumP[nt][0] += f.x;
+                            sumP[nt][1] += f.y;
+                        } else {
+                            base[nt][0] = fmaf(p[0], voff, fmaf(-1144.0f, f.x, base[nt][0]));
+                            base[nt][1] = fmaf(p[1], voff, fmaf(-1144.0f, f.y, base[nt][1]));
+                        }
                         bp[nt][r] = movtrans(h);
                     }
                 }
@@ -1662,10 +1732,17 @@ __device__ __forceinline__ void qs_qattn7_body(
                     const uint32_t BH = __byte_perm(vu[mt][2][w], vu[mt][3][w], 0x7632);
                     if constexpr (LEAN) {
                         uint32_t al[4], ah[4], bl[4], bh[4];
-                        qs7::nib4(AL, magic, al);
-                        qs7::nib4(BL, magic, bl);
-                        qs7::nib4(AH, magic, ah);
-                        qs7::nib4(BH, magic, bh);
+                        if constexpr (V5) {
+                            qs7::nib4s(AL, magic, al);
+                            qs7::nib4s(BL, magic, bl);
+                            qs7::nib4s(AH, magic, ah);
+                            qs7::nib4s(BH, magic, bh);
+                        } else {
+                            qs7::nib4(AL, magic, al);
+                            qs7::nib4(BL, magic, bl);
+                            qs7::nib4(AH, magic, ah);
+                            qs7::nib4(BH, magic, bh);
+                        }
                         const uint32_t a[4][4] = {{al[0], al[1], bl[0], bl[1]},
                                                   {al[2], al[3], bl[2], bl[3]},
                                                   {ah[0], ah[1], bh[0], bh[1]},
@@ -1787,16 +1864,26 @@ __device__ __forceinline__ void qs_qattn7_body(
     for (int nt = 0; nt < NT; ++nt) {
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
-            float sm = runSum[nt][e], b = base[nt][e];
+            float sm = runSum[nt][e], b = base[nt][e], fp = sumP[nt][e];
 #pragma unroll
             for (int o = 4; o < 32; o <<= 1) {
                 sm += __shfl_xor_sync(QS_FULL_MASK, sm, o);
                 b += __shfl_xor_sync(QS_FULL_MASK, b, o);
+                if constexpr (V5) fp += __shfl_xor_sync(QS_FULL_MASK, fp, o);
             }
             const int col = nt * 8 + 2 * j + e;
             if (g == 0) {
                 smMax[warp][col] = runMax[nt][e];
                 smSum[warp][col] = sm;
+            }
+            if (V5 && !isBuffer) {  // rows g (even channels) at scale 1, rows g + 8 at scale 16 (block-uniform branch)
+                const float b1 = fmaf(-1031.5f, fp, b), b16 = fmaf(-71.5f, VFLUSH ? fp + sumPc[nt][e] : fp, b);
+#pragma unroll
+                for (int mt = 0; mt < MT; ++mt) {
+                    smAcc[warp][col][g * (HD / 8) + 2 * mt] = acc[mt][nt][e] + b1;
+                    smAcc[warp][col][g * (HD / 8) + 2 * mt + 1] = fmaf(0.0625f, acc[mt][nt][2 + e], b16);
+                }
+                continue;
             }
 #pragma unroll
             for (int mt = 0; mt < MT; ++mt) {
