@@ -107,7 +107,7 @@ static bool exactMode(const char* name) {
     const char* m = strstr(name, "_m");
     if (!m) return true;
     const long mode = strtol(m + 2, nullptr, 10);
-    return (mode & (3L << 19)) == 0;
+    return (mode & (3L << 19)) == (qs7::DEFAULT_MODE & (3L << 19));  // the f0 entries' decode (sixth session: keys by nib4s)
 }
 
 static int numSms() {
