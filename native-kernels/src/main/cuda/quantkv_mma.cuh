@@ -870,10 +870,10 @@ __device__ __forceinline__ void nib4(uint32_t x, uint32_t magic, uint32_t (&r)[4
         : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
         : "r"(x), "r"(magic));
 }
-// Round 6 (MODE & (1 << 19) keys, (1 << 20) values): the four half2 of a word in 1 shift + 4 LOP3 (no multiplies):
+// Round 6 (MODE & (1 << 19), keys): the four half2 of a word in 1 shift + 4 LOP3 (no multiplies):
 // r[0] = (1024 + n0, 1024 + n4), r[1] = (1024 + 16 n1, 1024 + 16 n5), r[2] = (1024 + n2, 1024 + n6),
 // r[3] = (1024 + 16 n3, 1024 + 16 n7): the nibbles of even k decode at scale 1, those of odd k at scale 16 (the
-// caller folds the two scales into the other MMA operand and the offsets).
+// caller folds the two scales into the query weights and the bias).
 __device__ __forceinline__ void nib4s(uint32_t x, uint32_t magic, uint32_t (&r)[4]) {
     asm("{\n\t.reg .b32 y;\n\t"
         "shr.b32 y, %4, 8;\n\t"
@@ -909,75 +909,14 @@ __device__ __forceinline__ float ex2(float x) {
 // counter; same bits): 1.20-1.27x at 32K-256K; + 8, flushed exponentials, now 1-6 % faster than 19 (round 2: neutral;
 // same bits on every test, a probability below 2^-126 of the running max becomes 0); 64 (one-query MHA softmax) and
 // 128 (values one unit ahead) no better.
-// Round 6b (h200-2026-11-29-mma-draft-round6.md): 1 << 19 (keys by nib4s) -3.2..-3.8 % at 128K but -2.2..-2.5 % at 256K
-// (below the 3 % bar set for the kernel goal); 1 << 20 (values by nib4s) fails the 2e-3 bound unless 1 << 21 (offset
-// flush) is added, which costs what it saves. Sixth session: 1 << 19 IS in the default after all, for the decoder: the
-// engine runs the graph entries, where it measured -1.8 / -3.4 / -3.2 / -2.5 % at 8K / 32K / 128K / 256K (Llama-2-7B)
-// and -3.8 / -5.2 % at 128K / 256K (Llama-3.1-8B) with nothing slower, the same worst error against the double
-// reference (4.78e-4) and batch invariance intact; the draft attention is half of a 128K round. Its price: the
-// even channels' fp16 query weights are q * s instead of q * s / 16, finite while |q| * s < 5.1e5 (16x less headroom;
-// an overflow would only cost acceptance, never the output, which the target verifies).
+// Rounds 6 / 6b and the sixth session (h200-2026-11-29-mma-draft-regpipe.md, -round6.md, BENCHMARKS.md 22:29 UTC):
+// + 1 << 19, the keys by nib4s: graph entry -1.8 / -3.4 / -3.2 / -2.5 % at 8K / 32K / 128K / 256K (Llama-2-7B), -3.8 /
+// -5.2 % at 128K / 256K (Llama-3.1-8B), nothing slower, the same worst error against the double reference (4.78e-4).
+// Its price: the even channels' fp16 query weights are q * s instead of q * s / 16, finite while |q| * s < 5.1e5 (an
+// overflow would only cost acceptance, never the output, which the target verifies). Measured and left out of this
+// header (QUANTKV-NOTES rounds 5-7; their code is in git history, a57cbd1 and be44442): a TMA bulk-copy ring, and the
+// values by nib4s (an fp32 drift on the 1031 offset breaks the 2e-3 bound unless flushed, and the flush costs the gain).
 constexpr int DEFAULT_MODE = 27 | (1 << 19);
-// Round 5 (MODE & 512, sm_90 only): TMA bulk copies (cp.async.bulk ... mbarrier::complete_tx) into a per-warp ring of
-// shared-memory stages, one mbarrier per stage; lane 0 of the warp is the producer (no per-lane copy instructions, no
-// registers held for the data in flight). On an architecture below sm_90 the TMA bits are ignored (TMA_ARCH false).
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-constexpr bool TMA_ARCH = true;
-#else
-constexpr bool TMA_ARCH = false;
-#endif
-__device__ __forceinline__ uint32_t saddr(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
-__device__ __forceinline__ void mbar_init(uint64_t* bar, uint32_t count) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(saddr(bar)), "r"(count) : "memory");
-    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
-#endif
-}
-// generic-proxy accesses of this thread (and, after a __syncwarp, of its warp) before async-proxy writes
-__device__ __forceinline__ void fence_async_smem() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void mbar_expect_tx(uint64_t* bar, uint32_t bytes) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(saddr(bar)), "r"(bytes) : "memory");
-#endif
-}
-// an L2 cache policy: evict first (the streamed codes are read once)
-__device__ __forceinline__ uint64_t l2_evict_first() {
-    uint64_t pol = 0;
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(pol));
-#endif
-    return pol;
-}
-// global -> shared bulk copy (16-byte aligned, a multiple of 16 bytes) completing on bar; EF: with the L2 policy pol
-template <bool EF>
-__device__ __forceinline__ void bulk_g2s(void* dst, const void* src, uint32_t bytes, uint64_t* bar, uint64_t pol) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    if constexpr (EF) {
-        asm volatile(
-            "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1], %2, [%3], %4;"
-            ::"r"(saddr(dst)), "l"(src), "r"(bytes), "r"(saddr(bar)), "l"(pol) : "memory");
-    } else {
-        asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
-                     ::"r"(saddr(dst)), "l"(src), "r"(bytes), "r"(saddr(bar)) : "memory");
-    }
-#endif
-}
-// waits until the phase of parity `parity` of bar has completed (the stage's bytes have landed)
-__device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    uint32_t ok;
-    do {
-        asm volatile("{\n\t.reg .pred p;\n\tmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n\t"
-                     "selp.u32 %0, 1, 0, p;\n\t}"
-                     : "=r"(ok) : "r"(saddr(bar)), "r"(parity) : "memory");
-    } while (!ok);
-#endif
-}
 template <int W>
 __device__ __forceinline__ void lds_words(const uint8_t* p, uint32_t (&r)[W]) {
     if constexpr (W == 4) {
@@ -1047,60 +986,18 @@ __device__ __forceinline__ void qs_qattn7_body(
     // first use was the largest remaining long-scoreboard stall)
     constexpr bool VAHEAD = (MODE & 128) != 0;
     // round 6: 1 << 19 = keys by qs7::nib4s (no multiplies): channels 8w + k, 8w + k + 4 of an even k decode at
-    // scale 1 (1024 + n), so their query weight is fp16(q scaleLog2 s) (16x today's) and their bias centre 1031.5
-    // (odd k as before: fp16(q scaleLog2 s / 16), centre 1144); per key group only. 1 << 20 = values by nib4s: in
-    // every m-tile row g (channel g HD/8 + 2mt, acc[..][0..1]) decodes at scale 1 and row g + 8 (acc[..][2..3]) at
-    // scale 16; P = fp16(p s_t) (no / 16), the per-column sums A = sum p (m_t + 7.5 s_t) and F = sum P in fp32, merged
-    // as acc + A - 1031.5 F (rows g) and acc / 16 + A - 71.5 F (rows g + 8). Not bit-identical to mode 27.
-    constexpr bool K5 = (MODE & (1 << 19)) != 0, V5 = (MODE & (1 << 20)) != 0;
-    // 1 << 21 (with V5) = flush: at every key-group start the scale-1 rows drop their offset, acc -= 1031.5 W with W
-    // the column's sum of P since the last flush (3 shuffles per column; sumP is then the window's, sumPc the flushed
-    // column total): their accumulators hold sum P (n - 7.5) and never grow to ~1031 sum P (run 1: without the flush
-    // the fp32 MMA accumulation lost 7.8e-3 at 5120 positions per warp)
-    constexpr bool VFLUSH = V5 && (MODE & (1 << 21)) != 0;
-    static_assert(!(K5 || V5) || LEAN, "nib4s: with the lean loop");
+    // scale 1 (1024 + n), so their query weight is fp16(q scaleLog2 s) (16x the odd k's fp16(q scaleLog2 s / 16)) and
+    // their bias centre 1031.5 (odd k: 1144); per key group only. Not bit-identical to mode 27.
+    constexpr bool K5 = (MODE & (1 << 19)) != 0;
+    static_assert(!K5 || LEAN, "nib4s: with the lean loop");
     static_assert(!VAHEAD || (SPLIT && !VASYNC), "value lookahead: with the split keys");
     static_assert(MODE == 0 || (S == 0 && !PF), "modes");
     static_assert(!(KASYNC && VASYNC), "one way for the key params");
-    // round 5: 512 = TMA ring (sm_90; ignored below): a unit's value codes (UNIT x RB bytes, contiguous in vUpper) and
-    // value params (UNIT half2) go by cp.async.bulk into a per-warp ring of TD stages (lane 0 issues, one mbarrier
-    // per stage), issued TD units ahead (a stage is refilled right after its unit's values were read into registers);
-    // 1024 = the key codes too (2 KB per unit; replaces the split-phase register loads); TD = 2 + ((MODE >> 11) & 3);
-    // 8192 = value rows at a padded stride of RB + 16 (one 64-byte copy per lane: conflict-free value reads; the copy
-    // takes uniform operands, so 32 lanes' copies are serialized: 1.5x slower, run 1); 16384 = L2 evict-first policy
-    // on the copies; 32768 = refill right after the value reads with a fence.proxy.async (run 1) instead of after
-    // the unit's value MMAs without a fence (the MMAs consumed the words read from the stage; as CUTLASS's consumer
-    // release, no proxy fence)
-    constexpr bool TMA = (MODE & 512) != 0 && qs7::TMA_ARCH;
-    // 131072 = the ring holds the key codes only (with 1024): the values and value params by register loads at the
-    // top of the unit (as without SPLIT), the stage refilled right after the unit's score MMAs
-    constexpr bool TKONLY = TMA && (MODE & 131072) != 0;
-    constexpr bool TMAK = TMA && ((MODE & 1024) != 0 || TKONLY);
-    constexpr bool TMAV = TMA && !TKONLY;
-    constexpr bool TPAD = TMA && (MODE & 8192) != 0;
-    constexpr bool TEF = (MODE & 16384) != 0;
-    constexpr bool TEARLY = (MODE & 32768) != 0;
-    // 65536 = each m-tile's value codes and params are read from the stage right before its value MMAs (not all of the
-    // unit's after the scores): only one m-tile's value words live in registers (for TM = 4)
-    constexpr bool TPMT = TMAV && (MODE & 65536) != 0;
-    static_assert(!(TPMT && TEARLY), "per-m-tile reads need the late refill");
-    constexpr int TD = 2 + ((MODE >> 11) & 3);
-    static_assert(!(MODE & 1024) || !SPLIT, "TMA keys replace the split-phase key loads");
-    static_assert(!(MODE & 512) || (!VASYNC && !VAHEAD), "one way for the values");
     constexpr int RB = HD / 2;              // bytes of a position's codes (one plane)
     constexpr int KSTR = RB, VSTR = RB + 16; // smem row strides (values padded: conflict-free 8/4-byte reads)
     constexpr int STAGE = UNIT * (KSTR + VSTR + 8);
     constexpr int VSTAGE = UNIT * (VSTR + 8);  // VASYNC: a unit's value codes and value params
-    constexpr int TVSTR = TPAD ? RB + 16 : RB;               // TMA: value row stride in a stage
-    // 262144 = a stage holds TU = 2 consecutive units (one copy of 2 x UNIT rows of value codes and one of 2 x UNIT
-    // value params: half the copies, waits and refills per unit)
-    constexpr int TU = (MODE & 262144) != 0 ? 2 : 1;
-    static_assert(TU == 1 || (TMAV && !TMAK && !TPAD && !TEARLY), "2-unit stages: values only, late refill");
-    constexpr int TKOFF = 0, TVOFF = TMAK ? UNIT * RB : 0, TPOFF = TVOFF + TU * UNIT * TVSTR;
-    constexpr int TSTAGE = TKONLY ? UNIT * RB : TPOFF + TU * UNIT * 4;
-    static_assert(TSTAGE % 16 == 0, "stage alignment");
-    constexpr uint32_t TBYTES = TKONLY ? UNIT * RB : (TMAK ? UNIT * RB : 0) + UNIT * RB + UNIT * 4;  // bytes a stage receives
-    constexpr int PIPE = S > 0 ? WARPS * S * STAGE : VASYNC ? WARPS * 2 * VSTAGE : TMA ? WARPS * TD * TSTAGE : 0;
+    constexpr int PIPE = S > 0 ? WARPS * S * STAGE : VASYNC ? WARPS * 2 * VSTAGE : 0;
     constexpr int ACCB = WARPS * COLS * SMP * 4;
     static_assert(GROUP % HPB == 0 && 8 % HPB == 0 && (HD == 64 || HD == 128), "shape");
     static_assert(S == 0 || !PF, "the pipeline replaces register prefetch");
@@ -1114,7 +1011,6 @@ __device__ __forceinline__ void qs_qattn7_body(
     // 4 lanes j of a row hit distinct banks
     constexpr int KPB = HD / 16 + 1;
     __shared__ __align__(16) uint4 smKP[KPRE ? WARPS : KASYNC || VASYNC ? 2 * WARPS : 1][4 * KPB];
-    __shared__ __align__(8) uint64_t smBar[TMA ? WARPS * TD : 1];
 
     const int slice = blockIdx.x % SLICES;
     const int kvHead = blockIdx.y;
@@ -1135,8 +1031,6 @@ __device__ __forceinline__ void qs_qattn7_body(
 
     float acc[MT][NT][4];
     float runMax[NT][2], runSum[NT][2], base[NT][2], bias[NT][2];
-    float sumP[NT][2];  // V5: sum of the fp16 probabilities P (the offset of the values' 1024 + n / 1024 + 16 n)
-    float sumPc[NT][2];  // VFLUSH: the column's flushed sum of P (the same in the 8 lanes g of a column)
     uint32_t bq[NT][KS][2];
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) {
@@ -1146,8 +1040,6 @@ __device__ __forceinline__ void qs_qattn7_body(
             runSum[nt][e] = 0.0f;
             base[nt][e] = 0.0f;
             bias[nt][e] = 0.0f;
-            sumP[nt][e] = 0.0f;
-            sumPc[nt][e] = 0.0f;
         }
 #pragma unroll
         for (int mt = 0; mt < MT; ++mt)
@@ -1177,8 +1069,6 @@ __device__ __forceinline__ void qs_qattn7_body(
                 // branch's two paths) rounds alike: a query's bits do not depend on its column (batch invariance)
                 runSum[nt][e] = __fmul_rn(runSum[nt][e], corr);
                 base[nt][e] = __fmul_rn(base[nt][e], corr);
-                if constexpr (V5) sumP[nt][e] = __fmul_rn(sumP[nt][e], corr);
-                if constexpr (VFLUSH) sumPc[nt][e] = __fmul_rn(sumPc[nt][e], corr);
                 if (LAZY && !__any_sync(QS_FULL_MASK, corr != 1.0f)) continue;  // warp-uniform
 #pragma unroll
                 for (int mt = 0; mt < MT; ++mt) {
@@ -1363,46 +1253,6 @@ __device__ __forceinline__ void qs_qattn7_body(
                 qs7::cp_commit();
             }
         }
-        // TMA ring (round 5): unit u of the warp in stage (u - u0) % TD of the warp's ring, phase parity tph
-        uint8_t* const tRing = smRaw + (TMA ? warp * TD * TSTAGE : 0);
-        uint64_t* const tBar = &smBar[TMA ? warp * TD : 0];
-        const uint64_t tpol = TMA && TEF ? qs7::l2_evict_first() : 0;
-        auto tmaIssue = [&](int u, int st, int n = 1) {  // n (<= TU) units from unit u into stage st
-            const int p0 = qStart + u * UNIT;
-            uint8_t* sb = tRing + st * TSTAGE;
-            const size_t src = (rowBase + p0) * RB;
-            if constexpr (TPAD) {
-                if (lane == 0) qs7::mbar_expect_tx(&tBar[st], TBYTES);
-                __syncwarp();
-                if (lane < UNIT) qs7::bulk_g2s<TEF>(sb + TVOFF + lane * TVSTR, vUpper + src + lane * RB, RB, &tBar[st], tpol);
-                if (lane == 0) {
-                    if constexpr (TMAK) qs7::bulk_g2s<TEF>(sb + TKOFF, kUpper + src, UNIT * RB, &tBar[st], tpol);
-                    qs7::bulk_g2s<TEF>(sb + TPOFF, vP + p0, UNIT * 4, &tBar[st], tpol);
-                }
-            } else if (lane == 0) {
-                qs7::mbar_expect_tx(&tBar[st], TU == 1 ? TBYTES : (uint32_t)n * (UNIT * RB + UNIT * 4));
-                if constexpr (TKONLY) {
-                    qs7::bulk_g2s<TEF>(sb + TKOFF, kUpper + src, UNIT * RB, &tBar[st], tpol);
-                    return;
-                }
-                if constexpr (TMAK) qs7::bulk_g2s<TEF>(sb + TKOFF, kUpper + src, UNIT * RB, &tBar[st], tpol);
-                qs7::bulk_g2s<TEF>(sb + TVOFF, vUpper + src, (TU == 1 ? 1 : n) * UNIT * RB, &tBar[st], tpol);
-                qs7::bulk_g2s<TEF>(sb + TPOFF, vP + p0, (TU == 1 ? 1 : n) * UNIT * 4, &tBar[st], tpol);
-            }
-        };
-        int tst = 0, tk = 0;  // stage, unit within the stage
-        uint32_t tph = 0;
-        if constexpr (TMA) {
-            if (u0 < u1) {
-                if (lane == 0)
-#pragma unroll
-                    for (int st = 0; st < TD; ++st) qs7::mbar_init(&tBar[st], 1);
-                __syncwarp();
-#pragma unroll
-                for (int st = 0; st < TD; ++st)
-                    if (u0 + st * TU < u1) tmaIssue(u0 + st * TU, st, min(TU, u1 - u0 - st * TU));
-            }
-        }
         int curGroup = -1;
         for (int u = u0; u < u1; ++u) {
             const int p0 = qStart + u * UNIT;
@@ -1430,19 +1280,6 @@ __device__ __forceinline__ void qs_qattn7_body(
                 __syncwarp();  // every lane has its registers: the stage may be refilled
             } else if constexpr (PF) {
                 if (u + 1 < u1) loadUnit(nxt, p0 + UNIT);
-            } else if constexpr (TMA) {
-                if constexpr (TKONLY) loadValues(cur, p0);  // values by registers, ahead of the key wait
-                if constexpr (TMAK) {  // this unit's key codes from its stage
-                    qs7::mbar_wait(&tBar[tst], tph);
-                    const uint8_t* sb = tRing + tst * TSTAGE;
-#pragma unroll
-                    for (int mt = 0; mt < TM; ++mt)
-#pragma unroll
-                        for (int r = 0; r < 2; ++r)
-                            qs7::lds_words<KW>(sb + TKOFF + (16 * mt + g + 8 * r) * RB + j * (HD / 8), cur.ku[mt][r]);
-                } else if constexpr (!SPLIT) {
-                    loadKeys(cur, p0);  // this unit's keys at its top (no split-phase loads)
-                }  // else: the keys came one unit ahead (SPLIT); the values come from the stage after the scores
             } else if constexpr (VASYNC) {
                 __syncwarp();  // every lane is done with unit u - 1's stage: it takes unit u + 1
                 if (u + 1 < u1) issueStage(u + 1);
@@ -1478,22 +1315,6 @@ __device__ __forceinline__ void qs_qattn7_body(
             }
             if (newGroup) {
                 curGroup = grp;
-                if constexpr (VFLUSH) {  // the scale-1 value rows drop the offset of the positions since the last flush
-#pragma unroll
-                    for (int nt = 0; nt < NT; ++nt) {
-#pragma unroll
-                        for (int e = 0; e < 2; ++e) {
-                            float w = sumP[nt][e];
-                            w += __shfl_xor_sync(QS_FULL_MASK, w, 4);
-                            w += __shfl_xor_sync(QS_FULL_MASK, w, 8);
-                            w += __shfl_xor_sync(QS_FULL_MASK, w, 16);
-                            sumPc[nt][e] += w;
-                            sumP[nt][e] = 0.0f;
-#pragma unroll
-                            for (int mt = 0; mt < MT; ++mt) acc[mt][nt][e] = fmaf(-1031.5f, w, acc[mt][nt][e]);
-                        }
-                    }
-                }
                 const uint2* kp;  // thread j's channels j HD/4 .. as 8-byte words of two half2 (s, m)
                 if constexpr (VASYNC) {
                     kp = reinterpret_cast<const uint2*>(&smKP[2 * warp + (grp & 1)][j * KPB]);
@@ -1617,45 +1438,7 @@ __device__ __forceinline__ void qs_qattn7_body(
                 // ku is dead: the next unit's keys fly during this unit's value phase
                 if (u + 1 < u1) loadKeys(cur, p0 + UNIT);
             }
-            if constexpr (TKONLY) {  // the score MMAs consumed the stage's key words: it takes unit u + TD
-                __syncwarp();
-                if (u + TD < u1) tmaIssue(u + TD, tst);
-                if (++tst == TD) {
-                    tst = 0;
-                    tph ^= 1u;
-                }
-            }
             rescale(s, oneq);
-            if constexpr (TMAV) {  // this unit's values from its stage, then the stage takes unit u + TD
-                if constexpr (!TMAK) {
-                    if (TU == 1 || tk == 0) qs7::mbar_wait(&tBar[tst], tph);
-                }
-                // unit tk of the stage: value rows from sb + TVOFF, value params from spp
-                const uint8_t* sb = tRing + tst * TSTAGE + tk * (UNIT * TVSTR);
-                const uint8_t* spp = tRing + tst * TSTAGE + TPOFF + tk * (UNIT * 4);
-#pragma unroll
-                for (int mt = 0; mt < TM && !TPMT; ++mt) {
-#pragma unroll
-                    for (int r = 0; r < 2; ++r)
-                        cur.vp[mt][r] = *reinterpret_cast<const qs_kv_param*>(spp + (16 * mt + g + 8 * r) * 4);
-#pragma unroll
-                    for (int i = 0; i < 4; ++i) {
-                        const int row = 16 * mt + 2 * j + (i & 1) + 8 * (i >> 1);
-                        qs7::lds_words<VW>(sb + TVOFF + row * TVSTR + g * (HD / 16), cur.vu[mt][i]);
-                    }
-                }
-                if constexpr (TEARLY) {
-                    __syncwarp();  // every lane has read the stage
-                    if (u + TD < u1) {
-                        if (TPAD || lane == 0) qs7::fence_async_smem();
-                        tmaIssue(u + TD, tst);
-                    }
-                    if (++tst == TD) {
-                        tst = 0;
-                        tph ^= 1u;
-                    }
-                }
-            }
             if constexpr (VASYNC) {  // this unit's values from its stage (row strides as the S pipeline: conflict-free)
                 const uint8_t* sb = vStage(u);
 #pragma unroll
@@ -1673,37 +1456,20 @@ __device__ __forceinline__ void qs_qattn7_body(
             // ---- probabilities (value scale folded in) and O^T += V^T P^T
 #pragma unroll
             for (int mt = 0; mt < TM; ++mt) {
-                if constexpr (TPMT) {  // this m-tile's values from the unit's stage
-                    const uint8_t* sb = tRing + tst * TSTAGE + tk * (UNIT * TVSTR);
-                    const uint8_t* spp = tRing + tst * TSTAGE + TPOFF + tk * (UNIT * 4);
-#pragma unroll
-                    for (int r = 0; r < 2; ++r)
-                        cur.vp[mt][r] = *reinterpret_cast<const qs_kv_param*>(spp + (16 * mt + g + 8 * r) * 4);
-#pragma unroll
-                    for (int i = 0; i < 4; ++i) {
-                        const int row = 16 * mt + 2 * j + (i & 1) + 8 * (i >> 1);
-                        qs7::lds_words<VW>(sb + TVOFF + row * TVSTR + g * (HD / 16), cur.vu[mt][i]);
-                    }
-                }
                 uint32_t bp[NT][2];
 #pragma unroll
                 for (int nt = 0; nt < NT; ++nt) {
 #pragma unroll
                     for (int r = 0; r < 2; ++r) {
                         const float2 vpf = qs_kv_param_f(vp[mt][r]);
-                        const float vs = V5 ? vpf.x : vpf.x * 0.0625f;
+                        const float vs = vpf.x * 0.0625f;
                         const float voff = fmaf(7.5f, vpf.x, vpf.y);
                         if (oneq) {  // column 2j + 1 is no query: P = 0 there, its sums untouched
                             const float p0 = qs7::ex2<FTZ>(s[mt][nt][2 * r] - runMax[nt][0]);
                             runSum[nt][0] += p0;
                             const uint32_t h = pack_half2(p0 * vs, 0.0f);
                             const float2 f = unpack_half2(h);
-                            if constexpr (V5) {
-                                base[nt][0] = fmaf(p0, voff, base[nt][0]);
-                                sumP[nt][0] += f.x;
-                            } else {
-                                base[nt][0] = fmaf(p0, voff, fmaf(-1144.0f, f.x, base[nt][0]));
-                            }
+                            base[nt][0] = fmaf(p0, voff, fmaf(-1144.0f, f.x, base[nt][0]));
                             bp[nt][r] = movtrans(h);
                             continue;
                         }
@@ -1716,15 +1482,8 @@ __device__ __forceinline__ void qs_qattn7_body(
                         }
                         const uint32_t h = pack_half2(pp[0], pp[1]);
                         const float2 f = unpack_half2(h);
-                        if constexpr (V5) {
-                            base[nt][0] = fmaf(p[0], voff, base[nt][0]);
-                            base[nt][1] = fmaf(p[1], voff, base[nt][1]);
-                            sumP[nt][0] += f.x;
-                            sumP[nt][1] += f.y;
-                        } else {
-                            base[nt][0] = fmaf(p[0], voff, fmaf(-1144.0f, f.x, base[nt][0]));
-                            base[nt][1] = fmaf(p[1], voff, fmaf(-1144.0f, f.y, base[nt][1]));
-                        }
+                        base[nt][0] = fmaf(p[0], voff, fmaf(-1144.0f, f.x, base[nt][0]));
+                        base[nt][1] = fmaf(p[1], voff, fmaf(-1144.0f, f.y, base[nt][1]));
                         bp[nt][r] = movtrans(h);
                     }
                 }
@@ -1737,17 +1496,10 @@ __device__ __forceinline__ void qs_qattn7_body(
                     const uint32_t BH = __byte_perm(vu[mt][2][w], vu[mt][3][w], 0x7632);
                     if constexpr (LEAN) {
                         uint32_t al[4], ah[4], bl[4], bh[4];
-                        if constexpr (V5) {
-                            qs7::nib4s(AL, magic, al);
-                            qs7::nib4s(BL, magic, bl);
-                            qs7::nib4s(AH, magic, ah);
-                            qs7::nib4s(BH, magic, bh);
-                        } else {
-                            qs7::nib4(AL, magic, al);
-                            qs7::nib4(BL, magic, bl);
-                            qs7::nib4(AH, magic, ah);
-                            qs7::nib4(BH, magic, bh);
-                        }
+                        qs7::nib4(AL, magic, al);
+                        qs7::nib4(BL, magic, bl);
+                        qs7::nib4(AH, magic, ah);
+                        qs7::nib4(BH, magic, bh);
                         const uint32_t a[4][4] = {{al[0], al[1], bl[0], bl[1]},
                                                   {al[2], al[3], bl[2], bl[3]},
                                                   {ah[0], ah[1], bh[0], bh[1]},
@@ -1774,20 +1526,6 @@ __device__ __forceinline__ void qs_qattn7_body(
                 }
                 if constexpr (VAHEAD) {
                     if (u + 1 < u1) loadValuesMt(cur, p0 + UNIT, mt);
-                }
-            }
-            if constexpr (TMAV && !TEARLY) {  // the value MMAs consumed the stage's words: it takes units u + TD TU ..
-                if (TU == 1 || tk == TU - 1 || u + 1 == u1) {
-                    const int un = u - tk + TD * TU;
-                    __syncwarp();
-                    if (un < u1) tmaIssue(un, tst, min(TU, u1 - un));
-                    tk = 0;
-                    if (++tst == TD) {
-                        tst = 0;
-                        tph ^= 1u;
-                    }
-                } else {
-                    ++tk;
                 }
             }
             if constexpr (PF) cur = nxt;
@@ -1864,31 +1602,21 @@ __device__ __forceinline__ void qs_qattn7_body(
     }
 
     // ---- merge the 4 warps (the value offsets join the accumulators) and write the partials
-    if constexpr (S > 0 || VASYNC || TMA) __syncthreads();  // smAcc aliases the warps' pipeline stages
+    if constexpr (S > 0 || VASYNC) __syncthreads();  // smAcc aliases the warps' pipeline stages
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) {
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
-            float sm = runSum[nt][e], b = base[nt][e], fp = sumP[nt][e];
+            float sm = runSum[nt][e], b = base[nt][e];
 #pragma unroll
             for (int o = 4; o < 32; o <<= 1) {
                 sm += __shfl_xor_sync(QS_FULL_MASK, sm, o);
                 b += __shfl_xor_sync(QS_FULL_MASK, b, o);
-                if constexpr (V5) fp += __shfl_xor_sync(QS_FULL_MASK, fp, o);
             }
             const int col = nt * 8 + 2 * j + e;
             if (g == 0) {
                 smMax[warp][col] = runMax[nt][e];
                 smSum[warp][col] = sm;
-            }
-            if (V5 && !isBuffer) {  // rows g (even channels) at scale 1, rows g + 8 at scale 16 (block-uniform branch)
-                const float b1 = fmaf(-1031.5f, fp, b), b16 = fmaf(-71.5f, VFLUSH ? fp + sumPc[nt][e] : fp, b);
-#pragma unroll
-                for (int mt = 0; mt < MT; ++mt) {
-                    smAcc[warp][col][g * (HD / 8) + 2 * mt] = acc[mt][nt][e] + b1;
-                    smAcc[warp][col][g * (HD / 8) + 2 * mt + 1] = fmaf(0.0625f, acc[mt][nt][2 + e], b16);
-                }
-                continue;
             }
 #pragma unroll
             for (int mt = 0; mt < MT; ++mt) {
