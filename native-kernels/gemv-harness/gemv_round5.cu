@@ -47,7 +47,7 @@ __global__ void __launch_bounds__(256) kg(const uint8_t* __restrict__ codes, con
     const unsigned long long t0 = gtime();
     stampStart(stamp, t0);
     qs_q4_gemv_h2_body<256, R, 2, PF, OM, XM, false, AT, HINT>(codes, params, x, out, rows, cols, rs, gpr, ppg, nw, eps,
-                                                               l2a, l2aB, l2b, l2bB);
+                                                               QsQ4Rope{}, l2a, l2aB, l2b, l2bB);
     stampEnd(stamp);
 }
 // slot kernels per (AT, HINT): [0] qkv norm R4, [1] o acc R2 PF, [2] gate/up norm_swiglu R4, [3] down acc R2 PF

@@ -49,8 +49,8 @@ template <int THREADS, int ROWS, int UNROLL, bool PREFETCH = false, int OMODE = 
      HELPER + '''
 template <int THREADS, int ROWS, int UNROLL, bool PREFETCH = false, int OMODE = QS_Q4_OUT_STORE,
           int XMODE = QS_Q4_X_PLAIN, bool TRIGGER = false, int L2AT = 0, int L2HINT = 0>'''),
-    ('''                                                   float eps = 0.0f) {''',
-     '''                                                   float eps = 0.0f, const void* l2a = nullptr,
+    ('''                                                   float eps = 0.0f, QsQ4Rope rope = {}) {''',
+     '''                                                   float eps = 0.0f, QsQ4Rope rope = {}, const void* l2a = nullptr,
                                                    long long l2aBytes = 0, const void* l2b = nullptr,
                                                    long long l2bBytes = 0) {
     // L2AT: where the block issues its slice of the next weights' L2 prefetch (0 none, 1 at its start, 2 after

@@ -197,6 +197,8 @@ __device__ __forceinline__ void qs_q4_gemv_h2_body(const uint8_t* __restrict__ c
     const int lane = threadIdx.x & 31;
     const int outs = PAIRS ? rows / 2 : rows;  // ffn for SwiGLU, pairs for RoPE
     const int ropeHalf = OMODE == QS_Q4_OUT_ROPE ? rope.headDim / 2 : 1;
+    // RoPE: the first row of pair j (h hd + t, with h = j / (hd/2), t = j % (hd/2)); its partner is ropeHalf rows on
+    auto pairRow = [&](int j) { return j / ropeHalf * 2 * ropeHalf + j % ropeHalf; };
     const int row0 = (blockIdx.x * WARPS + (threadIdx.x >> 5)) * HALF;  // first output of the warp
     const bool active = row0 < outs;  // uniform per warp
     const int pieces = (cols + Q4_PIECE - 1) / Q4_PIECE;
@@ -208,7 +210,7 @@ __device__ __forceinline__ void qs_q4_gemv_h2_body(const uint8_t* __restrict__ c
         const int j = row0 + (r % HALF);
         int row = j < outs ? j : (active ? row0 : 0);
         if (OMODE == QS_Q4_OUT_SWIGLU && r >= HALF) row += outs;
-        if (OMODE == QS_Q4_OUT_ROPE) row = (row / ropeHalf) * 2 * ropeHalf + row % ropeHalf + (r >= HALF ? ropeHalf : 0);
+        if (OMODE == QS_Q4_OUT_ROPE) row = pairRow(row) + (r >= HALF ? ropeHalf : 0);
         rowPtr[r] = reinterpret_cast<const uint4*>(codes + (size_t)row * rowStride);
         prmPtr[r] = params + (size_t)row * groupsPerRow;
         acc[r] = 0.0f;
@@ -351,7 +353,7 @@ __device__ __forceinline__ void qs_q4_gemv_h2_body(const uint8_t* __restrict__ c
             for (int r = 0; r < HALF; ++r) {
                 const int j = row0 + r;
                 if (j < outs) {
-                    const int t = j % ropeHalf, rowA = j / ropeHalf * 2 * ropeHalf + t;
+                    const int t = j % ropeHalf, rowA = pairRow(j);
                     float a = total[r], b = total[r + HALF];
                     if (rowA < rope.qDim + rope.kvDim) qs_rope_pair(a, b, rope.invFreq, rope.header[0], t);
                     out[rowA] = a;
