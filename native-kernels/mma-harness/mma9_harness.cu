@@ -30,6 +30,26 @@ QS_QATTN7M_ENTRIES(64, 1, 1, 2, 524315, 1, 4)
 QS_QATTN7M_ENTRIES(64, 2, 2, 2, 524315, 1, 4)
 QS_QATTN7M_ENTRIES(64, 4, 4, 2, 524315, 1, 4)
 QS_QATTN7M_ENTRIES(128, 1, 1, 2, 27, 1, 4)
+// seventh session: codes as fp16 subnormals, values (1 << 22), values + uncentred keys (+ 1 << 23), keys only
+QS_QATTN7M_ENTRIES(128, 1, 1, 2, 4718619, 1, 4)
+QS_QATTN7M_ENTRIES(128, 2, 2, 2, 4718619, 1, 4)
+QS_QATTN7M_ENTRIES(128, 4, 4, 2, 4718619, 1, 4)
+QS_QATTN7M_ENTRIES(64, 1, 1, 2, 4718619, 1, 4)
+QS_QATTN7M_ENTRIES(64, 2, 2, 2, 4718619, 1, 4)
+QS_QATTN7M_ENTRIES(64, 4, 4, 2, 4718619, 1, 4)
+QS_QATTN7M_ENTRIES(128, 1, 1, 2, 13107227, 1, 4)
+QS_QATTN7M_ENTRIES(128, 2, 2, 2, 13107227, 1, 4)
+QS_QATTN7M_ENTRIES(128, 4, 4, 2, 13107227, 1, 4)
+QS_QATTN7M_ENTRIES(64, 1, 1, 2, 13107227, 1, 4)
+QS_QATTN7M_ENTRIES(64, 2, 2, 2, 13107227, 1, 4)
+QS_QATTN7M_ENTRIES(64, 4, 4, 2, 13107227, 1, 4)
+QS_QATTN7M_ENTRIES(128, 1, 1, 2, 8912923, 1, 4)
+QS_QATTN7M_ENTRIES(128, 4, 4, 2, 8912923, 1, 4)
+QS_QATTN7M_ENTRIES(128, 1, 1, 2, 13107291, 1, 4)
+QS_QATTN7M_ENTRIES(64, 1, 1, 2, 13107291, 1, 4)
+QS_QATTN7M_ENTRIES(128, 1, 1, 2, 29884443, 1, 4)
+QS_QATTN7M_ENTRIES(64, 1, 1, 2, 29884443, 1, 4)
+QS_QATTN7M_ENTRIES(128, 4, 4, 2, 29884443, 1, 4)
 
 // version 7 variants timed against the defaults (the header instantiates the defaults only)
 // round 2: mode m (bits: 1 split-phase key loads, 2 cp.async key params) and lazy rescaling z (f0 = m{QS7_MODE}z1)
@@ -90,6 +110,7 @@ static std::vector<Kern> allKernels() {
     // m524315; the value-side modes (1572891, 3670043) left the engine header with their code (be44442)
     std::vector<Kern> ks = {
         V7(128, 1, 1, 2, 0, 4), V7M(128, 1, 1, 2, 27, 1, 4), V7M(128, 1, 1, 2, 524315, 1, 4), V7(128, 2, 2, 2, 0, 4), V7M(128, 2, 2, 2, 524315, 1, 4), V7(128, 4, 4, 2, 0, 4), V7M(128, 4, 4, 2, 524315, 1, 4), V7(64, 1, 1, 2, 0, 4), V7M(64, 1, 1, 2, 524315, 1, 4), V7(64, 2, 2, 2, 0, 4), V7M(64, 2, 2, 2, 524315, 1, 4), V7(64, 4, 4, 2, 0, 4), V7M(64, 4, 4, 2, 524315, 1, 4),
+        V7M(128, 1, 1, 2, 4718619, 1, 4), V7M(128, 2, 2, 2, 4718619, 1, 4), V7M(128, 4, 4, 2, 4718619, 1, 4), V7M(64, 1, 1, 2, 4718619, 1, 4), V7M(64, 2, 2, 2, 4718619, 1, 4), V7M(64, 4, 4, 2, 4718619, 1, 4), V7M(128, 1, 1, 2, 13107227, 1, 4), V7M(128, 2, 2, 2, 13107227, 1, 4), V7M(128, 4, 4, 2, 13107227, 1, 4), V7M(64, 1, 1, 2, 13107227, 1, 4), V7M(64, 2, 2, 2, 13107227, 1, 4), V7M(64, 4, 4, 2, 13107227, 1, 4), V7M(128, 1, 1, 2, 8912923, 1, 4), V7M(128, 4, 4, 2, 8912923, 1, 4), V7M(128, 1, 1, 2, 13107291, 1, 4), V7M(64, 1, 1, 2, 13107291, 1, 4), V7M(128, 1, 1, 2, 29884443, 1, 4), V7M(64, 1, 1, 2, 29884443, 1, 4), V7M(128, 4, 4, 2, 29884443, 1, 4),
         V1(128, 1), V1(128, 4), V1(128, 2), V1(64, 1), V1(64, 4), V1(64, 2)};
     return ks;
 }
@@ -99,7 +120,7 @@ static bool exactMode(const char* name) {
     const char* m = strstr(name, "_m");
     if (!m) return true;
     const long mode = strtol(m + 2, nullptr, 10);
-    return (mode & (3L << 19)) == (qs7::DEFAULT_MODE & (3L << 19));  // the f0 entries' decode (sixth session: keys by nib4s)
+    return (mode & (63L << 19)) == (qs7::DEFAULT_MODE & (63L << 19));  // bits 19..24: the decode of the f0 entries
 }
 
 static int numSms() {
@@ -643,12 +664,24 @@ static void runBench(const char* jsonPath) {
                     splits.push_back({"2wave", 2 * (wave + 1) - 1});
                     splits.push_back({"4wave", 4 * (wave + 1) - 1});
                 }
+                // MMA7_SPLITS=a,b,..: these quantized-chunk counts instead (seventh session: the split sweep)
+                std::vector<std::string> names;
+                if (const char* sp = getenv("MMA7_SPLITS")) {
+                    splits.clear();
+                    for (std::string rest = sp; !rest.empty();) {
+                        const size_t c = rest.find(',');
+                        names.push_back("c" + rest.substr(0, c));
+                        rest = c == std::string::npos ? "" : rest.substr(c + 1);
+                    }
+                    for (const std::string& n : names) splits.push_back({n.c_str(), atoi(n.c_str() + 1)});
+                }
                 for (auto [sname, mc] : splits) {
                     if (only && strcmp(sname, "wave")) continue;
                     // MMA7_ENGINE_SPLIT=1: only the engine's split (MHA 2wave, GQA wave)
-                    if (getenv("MMA7_ENGINE_SPLIT") && strcmp(sname, group == 1 ? "2wave" : "wave")) continue;
+                    if (names.empty() && getenv("MMA7_ENGINE_SPLIT") && strcmp(sname, group == 1 ? "2wave" : "wave")) continue;
                     // round 3: the graph entry (the engine's path; split derived on the device) at wave and 2wave
-                    const bool timeGraphEntry = k.graph && (!strcmp(sname, "wave") || !strcmp(sname, "2wave"));
+                    const bool timeGraphEntry =
+                        k.graph && (!names.empty() || !strcmp(sname, "wave") || !strcmp(sname, "2wave"));
                     for (int graphEntry = 0; graphEntry < (timeGraphEntry ? 2 : 1); ++graphEntry) {
                         int it = 0;
                         const double us = timeGraph([&](cudaStream_t s) {
