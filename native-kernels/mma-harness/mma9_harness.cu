@@ -30,7 +30,9 @@ QS_QATTN7M_ENTRIES(64, 1, 1, 2, 524315, 1, 4)
 QS_QATTN7M_ENTRIES(64, 2, 2, 2, 524315, 1, 4)
 QS_QATTN7M_ENTRIES(64, 4, 4, 2, 524315, 1, 4)
 QS_QATTN7M_ENTRIES(128, 1, 1, 2, 27, 1, 4)
-// seventh session: codes as fp16 subnormals, values (1 << 22), values + uncentred keys (+ 1 << 23), keys only
+// seventh session (round 8): codes as fp16 subnormals, values (1 << 22) and values + uncentred keys (+ 1 << 23); the
+// f0 entries add 1 << 24 (spread key weights). Keys alone (8912923) and + 64 (13107291) lost (QUANTKV-NOTES round 8).
+// The long single-chunk cases still FAIL for the pre-round-8 modes 27 and 524315 (their 1144-offset value drift).
 QS_QATTN7M_ENTRIES(128, 1, 1, 2, 4718619, 1, 4)
 QS_QATTN7M_ENTRIES(128, 2, 2, 2, 4718619, 1, 4)
 QS_QATTN7M_ENTRIES(128, 4, 4, 2, 4718619, 1, 4)
@@ -43,13 +45,6 @@ QS_QATTN7M_ENTRIES(128, 4, 4, 2, 13107227, 1, 4)
 QS_QATTN7M_ENTRIES(64, 1, 1, 2, 13107227, 1, 4)
 QS_QATTN7M_ENTRIES(64, 2, 2, 2, 13107227, 1, 4)
 QS_QATTN7M_ENTRIES(64, 4, 4, 2, 13107227, 1, 4)
-QS_QATTN7M_ENTRIES(128, 1, 1, 2, 8912923, 1, 4)
-QS_QATTN7M_ENTRIES(128, 4, 4, 2, 8912923, 1, 4)
-QS_QATTN7M_ENTRIES(128, 1, 1, 2, 13107291, 1, 4)
-QS_QATTN7M_ENTRIES(64, 1, 1, 2, 13107291, 1, 4)
-QS_QATTN7M_ENTRIES(128, 1, 1, 2, 29884443, 1, 4)
-QS_QATTN7M_ENTRIES(64, 1, 1, 2, 29884443, 1, 4)
-QS_QATTN7M_ENTRIES(128, 4, 4, 2, 29884443, 1, 4)
 
 // version 7 variants timed against the defaults (the header instantiates the defaults only)
 // round 2: mode m (bits: 1 split-phase key loads, 2 cp.async key params) and lazy rescaling z (f0 = m{QS7_MODE}z1)
@@ -110,7 +105,7 @@ static std::vector<Kern> allKernels() {
     // m524315; the value-side modes (1572891, 3670043) left the engine header with their code (be44442)
     std::vector<Kern> ks = {
         V7(128, 1, 1, 2, 0, 4), V7M(128, 1, 1, 2, 27, 1, 4), V7M(128, 1, 1, 2, 524315, 1, 4), V7(128, 2, 2, 2, 0, 4), V7M(128, 2, 2, 2, 524315, 1, 4), V7(128, 4, 4, 2, 0, 4), V7M(128, 4, 4, 2, 524315, 1, 4), V7(64, 1, 1, 2, 0, 4), V7M(64, 1, 1, 2, 524315, 1, 4), V7(64, 2, 2, 2, 0, 4), V7M(64, 2, 2, 2, 524315, 1, 4), V7(64, 4, 4, 2, 0, 4), V7M(64, 4, 4, 2, 524315, 1, 4),
-        V7M(128, 1, 1, 2, 4718619, 1, 4), V7M(128, 2, 2, 2, 4718619, 1, 4), V7M(128, 4, 4, 2, 4718619, 1, 4), V7M(64, 1, 1, 2, 4718619, 1, 4), V7M(64, 2, 2, 2, 4718619, 1, 4), V7M(64, 4, 4, 2, 4718619, 1, 4), V7M(128, 1, 1, 2, 13107227, 1, 4), V7M(128, 2, 2, 2, 13107227, 1, 4), V7M(128, 4, 4, 2, 13107227, 1, 4), V7M(64, 1, 1, 2, 13107227, 1, 4), V7M(64, 2, 2, 2, 13107227, 1, 4), V7M(64, 4, 4, 2, 13107227, 1, 4), V7M(128, 1, 1, 2, 8912923, 1, 4), V7M(128, 4, 4, 2, 8912923, 1, 4), V7M(128, 1, 1, 2, 13107291, 1, 4), V7M(64, 1, 1, 2, 13107291, 1, 4), V7M(128, 1, 1, 2, 29884443, 1, 4), V7M(64, 1, 1, 2, 29884443, 1, 4), V7M(128, 4, 4, 2, 29884443, 1, 4),
+        V7M(128, 1, 1, 2, 4718619, 1, 4), V7M(128, 2, 2, 2, 4718619, 1, 4), V7M(128, 4, 4, 2, 4718619, 1, 4), V7M(64, 1, 1, 2, 4718619, 1, 4), V7M(64, 2, 2, 2, 4718619, 1, 4), V7M(64, 4, 4, 2, 4718619, 1, 4), V7M(128, 1, 1, 2, 13107227, 1, 4), V7M(128, 2, 2, 2, 13107227, 1, 4), V7M(128, 4, 4, 2, 13107227, 1, 4), V7M(64, 1, 1, 2, 13107227, 1, 4), V7M(64, 2, 2, 2, 13107227, 1, 4), V7M(64, 4, 4, 2, 13107227, 1, 4),
         V1(128, 1), V1(128, 4), V1(128, 2), V1(64, 1), V1(64, 4), V1(64, 2)};
     return ks;
 }

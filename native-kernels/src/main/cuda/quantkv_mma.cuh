@@ -917,8 +917,8 @@ __device__ __forceinline__ float ex2(float x) {
 // header (QUANTKV-NOTES rounds 5-7; their code is in git history, a57cbd1 and be44442): a TMA bulk-copy ring, and the
 // values by nib4s (an fp32 drift on the 1031 offset breaks the 2e-3 bound unless flushed, and the flush costs the gain).
 // Seventh session (QUANTKV-NOTES "round 8"): + 1 << 22 | 1 << 23, keys and values decode to fp16 subnormals (no
-// offset at all: the value side takes nib4s too, and its drift is gone), + 1 << 24, a one-query MHA launch computes
-// its single real column's key weights once per warp instead of once per lane row. Against 27 | 1 << 19 in the same
+// offset at all: the value side takes nib4s too, and its drift is gone), + 1 << 24, a one-query launch computes its
+// HPB real columns' key weights once per column instead of once per lane row (8 / HPB lane rows share the work). Against 27 | 1 << 19 in the same
 // H200 calls (mma9 harness): -3.5 to -5 % at 128K-256K on both layers, and the worst error against the double
 // reference halves (2.3e-4 instead of 4.4e-4; 2.7e-4 instead of 3.4e-3 with 32K positions per warp).
 constexpr int DEFAULT_MODE = 27 | (1 << 19) | (1 << 22) | (1 << 23) | (1 << 24);
@@ -1117,26 +1117,35 @@ __device__ __forceinline__ void qs_qattn7_body(
     };
     // KDN: a key group's query weights bq and biases. The slices' bias shares are summed as a balanced tree
     // ((s0 + s1) + (s2 + s3)) + ..., then over the 4 lanes j, in every path, so a query's bits do not depend on the
-    // path. 1 << 24 (SPREAD): a one-query MHA launch has one real column (0), so lane (g, j) computes column 0's
-    // slice g % KS alone and the lanes trade slices by shuffles (8x fewer multiplies and conversions than every lane
-    // computing its own column's KS slices); the other columns then repeat column 0 and are never written out.
-    const bool spread = SPREAD && HPB == 1 && nq == 1;  // block-uniform
+    // path. 1 << 24 (SPREAD): a one-query launch has HPB real columns of the 8, yet every lane row g computed its
+    // own column's KS slices. Now the R = 8 / HPB lane rows of a column (g = c + HPB r) share its slices (ks = r + R i)
+    // and gather the rest, with the leaves of the tree, by shuffles (R times fewer multiplies and conversions); rows
+    // g >= HPB then repeat column g % HPB, whose scores are never written.
+    const bool spread = SPREAD && nq == 1;  // block-uniform
     auto keyGroupWeights = [&](const uint2* kp) {
         if (spread) {
-            uint32_t r0, r1;
-            float b = keySlice(kp, 0, g % KS, r0, r1);
-            b += __shfl_xor_sync(QS_FULL_MASK, b, 4);
-            b += __shfl_xor_sync(QS_FULL_MASK, b, 8);
-            if constexpr (KS == 8) b += __shfl_xor_sync(QS_FULL_MASK, b, 16);
+            constexpr int R = 8 / HPB, NS = (KS + R - 1) / R;
+            const int c = g % HPB, r = g / HPB;
+            uint32_t m0[NS], m1[NS];
+            float mine[NS], leaf[KS];
+#pragma unroll
+            for (int i = 0; i < NS; ++i) mine[i] = keySlice(kp, c, (r + R * i) % KS, m0[i], m1[i]);
 #pragma unroll
             for (int ks = 0; ks < KS; ++ks) {
-                bq[0][ks][0] = __shfl_sync(QS_FULL_MASK, r0, 4 * ks + j);
-                bq[0][ks][1] = __shfl_sync(QS_FULL_MASK, r1, 4 * ks + j);
+                const int src = 4 * (c + HPB * (ks % R)) + j;
+                bq[0][ks][0] = __shfl_sync(QS_FULL_MASK, m0[ks / R], src);
+                bq[0][ks][1] = __shfl_sync(QS_FULL_MASK, m1[ks / R], src);
+                leaf[ks] = __shfl_sync(QS_FULL_MASK, mine[ks / R], src);
             }
-            b *= 0x1p-24f;  // in the codes' units
+#pragma unroll
+            for (int span = 1; span < KS; span *= 2)
+#pragma unroll
+                for (int i = 0; i < KS; i += 2 * span) leaf[i] = leaf[i] + leaf[i + span];
+            float b = leaf[0] * 0x1p-24f;  // in the codes' units
             b += __shfl_xor_sync(QS_FULL_MASK, b, 1);
-            b += __shfl_xor_sync(QS_FULL_MASK, b, 2);
-            bias[0][0] = bias[0][1] = b;
+            b += __shfl_xor_sync(QS_FULL_MASK, b, 2);  // column c, in every lane of its rows
+            bias[0][0] = __shfl_sync(QS_FULL_MASK, b, 4 * ((2 * j) % HPB));
+            bias[0][1] = __shfl_sync(QS_FULL_MASK, b, 4 * ((2 * j + 1) % HPB));
             return;
         }
 #pragma unroll
