@@ -10,7 +10,7 @@
 //      firstQuery set, compared bit for bit; entry (a) in header mode against entry (b) bit for bit;
 //   3. timing (CUDA graph of 20 x (attention + combine), rotating >= 512 MB of caches, median of 7 replays) at the
 //      Llama-2-7B (32/32) and Llama-3.1-8B (32/8) layers, head dim 128, G = vg = 128, 256 buffered tokens, 1 query.
-// Build: native-kernels/mma-harness/build7.sh (nvcc, sm_90a). Usage: mma7_harness [--skip-tests] [--skip-bench] [json]
+// Build: native-kernels/mma-harness/build9.sh (nvcc, sm_90a). Usage: mma9_harness [--skip-tests] [--skip-bench] [json]
 #include <algorithm>
 #include <cmath>
 #include <cstdio>

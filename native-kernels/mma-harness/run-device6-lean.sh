@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Version 6 lean loop / version 7 round 4 on the H200 (device tool), from the repository root, with .mma/ and .mma7/
+# Version 6 lean loop on the H200 (device tool), from the repository root, with .mma/
 # carried (.mma/mma_harness = this tree, .mma/mma_harness_base = the committed code before the change):
-#   OUT=$OUT [V6_ONLY=..] [V7_LIST=..] [SKIP_TESTS=1] [TESTS7=1] native-kernels/mma-harness/run-device6-lean.sh
+#   OUT=$OUT [V6_ONLY=..] [SKIP_TESTS=1] native-kernels/mma-harness/run-device6-lean.sh
 # v6 tests + timing (engine split, host and graph entries) against the base binary in the same call, SASS opcode
-# histograms of the hot loops, PyTorch SDPA (5 queries), v7 timing of chosen modes; everything into $OUT/lean.tar.xz.
+# histograms of the hot loops, PyTorch SDPA (5 queries); everything into $OUT/lean.tar.xz. (Its version 7 part ran the
+# retired mma7 harness; see git history before the seventh session's clean-up.)
 set -uo pipefail
 OUT="${OUT:-/tmp/out}"
 R=/tmp/lean
@@ -25,15 +26,6 @@ echo "base bench rc $?"
 for f in bench base; do grep -E " us " $R/$f.log | awk -v f=$f '{printf "%s %s %s %s %s %s %s\n", f, $1, $3, $4, ($6=="graph"?"g":"h"), $(NF-6), $(NF-2)}' | sed 's/qs_qattn6_b8_h128_//'; done
 python3 "$here/sass_hist7.py" "$bin" ${SASS_FUNS:-qs_qattn6g_b8_h128_g1_p1_t2_f0_b3 qs_qattn6g_b8_h128_g1_p1_t2_m16_b3 qs_qattn6g_b8_h128_g1_p1_t2_m19_b3 qs_qattn6g_b8_h128_g4_p4_t1_f0_b2 qs_qattn6g_b8_h128_g4_p4_t1_m16_b2 qs_qattn6g_b8_h128_g4_p4_t1_m48_b3} > $R/sass_hist.txt 2>&1
 cut -c1-330 $R/sass_hist.txt
-if [[ -n "${V7_LIST:-}" ]]; then
-    if [[ -n "${TESTS7:-}" ]]; then
-        timeout "${TESTS7_TIMEOUT:-60}" .mma7/mma7_harness --skip-bench > $R/tests7.log 2>&1
-        echo "v7 tests rc $?"; grep -E "TESTS|FAIL" $R/tests7.log | head -10
-    fi
-    MMA7_LIST="$V7_LIST" MMA7_ENGINE_SPLIT=1 timeout "${BENCH7_TIMEOUT:-25}" .mma7/mma7_harness --skip-tests $R/bench7.json > $R/bench7.log 2>&1
-    echo "v7 bench rc $?"
-    grep -E " us " $R/bench7.log | awk '{printf "v7 %s %s %s %s %s\n", $1, $3, $4, ($6=="graph"?"g":"h"), $(NF-6)}' | sed 's/qs_qattn7_b4_h128_//'
-fi
 if [[ -z "${SKIP_PEER:-}" ]]; then
     PYTHONUNBUFFERED=1 timeout "${PEER_TIMEOUT:-50}" python3 "$here/peer_sdpa.py" $R/peer_sdpa5.json 5 2>&1 | grep -v Warning > $R/peer.log
     cat $R/peer.log | cut -c1-200

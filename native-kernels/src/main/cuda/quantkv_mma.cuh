@@ -849,13 +849,9 @@ QS_QATTN6_ENTRIES(64, 4, 1, 1, 1, 4)
 // into P (B = fp16(p s_t / 16)), offset p (m_t + 7.5 s_t) - 1144 B in a per-column fp32 sum.
 // ================================================================================================================
 namespace qs7 {
-template <int K>
-__device__ __forceinline__ uint32_t nib_half2(uint32_t x) {  // half2 (1024 + 16 n_lo, 1024 + 16 n_hi), nibble K
-    const uint32_t y = K == 0 ? x << 4 : K == 1 ? x : K == 2 ? x >> 4 : x >> 8;
-    return (y & 0x00F000F0u) | 0x64006400u;
-}
-// Round 3 (MODE & 16): the four nib_half2<K> of a word, bit-identical, in 1 shift + 2 multiplies + 4 LOP3 (was 3
-// shifts + 8 LOP3: a LOP3 takes one immediate, so the compiler split each `(y & mask) | 0x64006400` in two). The
+// Round 3 (MODE & 16): a word's four half2 (1024 + 16 n_lo, 1024 + 16 n_hi), one per nibble slot, in 1 shift +
+// 2 multiplies + 4 LOP3 (was 3 shifts + 8 LOP3: a LOP3 takes one immediate, so the compiler split each
+// `(y & mask) | 0x64006400` in two). The
 // magic 0x64006400 is the register operand of every LOP3; the left shifts by 4 are IMAD (FMA pipe, not ALU). The
 // asm keeps the compiler from folding ((x >> 8) * 16) & mask back into a second right shift.
 __device__ __forceinline__ void nib4(uint32_t x, uint32_t magic, uint32_t (&r)[4]) {
@@ -922,35 +918,21 @@ __device__ __forceinline__ float ex2(float x) {
 // H200 calls (mma9 harness): -3.5 to -5 % at 128K-256K on both layers, and the worst error against the double
 // reference halves (2.3e-4 instead of 4.4e-4; 2.7e-4 instead of 3.4e-3 with 32K positions per warp).
 constexpr int DEFAULT_MODE = 27 | (1 << 19) | (1 << 22) | (1 << 23) | (1 << 24);
-template <int W>
-__device__ __forceinline__ void lds_words(const uint8_t* p, uint32_t (&r)[W]) {
-    if constexpr (W == 4) {
-        const uint4 v = *reinterpret_cast<const uint4*>(p);
-        r[0] = v.x; r[1] = v.y; r[2] = v.z; r[3] = v.w;
-    } else if constexpr (W == 2) {
-        const uint2 v = *reinterpret_cast<const uint2*>(p);
-        r[0] = v.x; r[1] = v.y;
-    } else {
-        r[0] = *reinterpret_cast<const uint32_t*>(p);
-    }
-}
 }  // namespace qs7
 
-// S > 0 (version 7 "s"): the codes and value params of a warp's units go through a per-warp S-stage cp.async
-// pipeline in shared memory (S - 1 units in flight while one is computed, no registers held for them); the next key
-// group's params wait in registers (as PF). S == 0: register loads (PF: of the next unit too).
-// MODE (round 2, S == 0 and !PF; bits): 1 = split-phase pipeline: a unit's key codes are loaded one unit ahead, right
-// after the previous unit's score MMAs (its key code registers are dead then, so no extra registers: the value phase
-// of unit u overlaps the DRAM latency of unit u + 1's keys; the value codes and params are loaded at the top of their
-// own unit, ahead of the key phase). 2 = the key params of the next group go to shared memory by cp.async one group
-// ahead (two buffers per warp, no registers), instead of an exposed __ldg per group. 4 (instead of 2) = the value
-// codes, value params and (at a group's first unit) key params of unit u + 1 go by cp.async into a per-warp 2-stage
-// buffer at the top of unit u (the values of a unit are then read from shared memory, no registers held across the
-// key phase). 8 = the softmax exponentials flush subnormal results (one MUFU each, no range fix-up). Round 3: 16, 64,
-// 128 (below; 16 is in the default).
+// MODE (bits; the engine's f0 entries run qs7::DEFAULT_MODE, the mma9 harness the rounds' variants; every mode has
+// 1 | 2 | 16): 1 = split-phase pipeline: a unit's key codes are loaded one unit ahead, right after the previous unit's
+// score MMAs (its key code registers are dead then, so no extra registers: the value phase of unit u overlaps the
+// DRAM latency of unit u + 1's keys; the value codes and params are loaded at the top of their own unit). 2 = the key
+// params of the next group go to shared memory by cp.async one group ahead (two buffers per warp, no registers).
+// 8 = the softmax exponentials flush subnormal results (one MUFU each). 16 = the lean unit loop (constant-offset loads
+// from one row pointer per plane and unit, the key group by a counter). The decode bits 1 << 19 and 1 << 22..24 are
+// described below. Lost variants (register prefetch, cp.async and TMA pipelines, values one unit ahead, one-query
+// softmax; QUANTKV-NOTES rounds 1-7) left this body; their code is in git history (before the seventh session's
+// clean-up, e.g. 83f666e).
 // LAZY: the accumulators are rescaled only when some column's running max moved (corr != 1 in some lane; a multiply
 // by 1.0f is exact, so the bits are the same as rescaling always).
-template <int HD, int GROUP, int HPB, int TM, bool PF, int S = 0, int MODE = 0, bool LAZY = false>
+template <int HD, int GROUP, int HPB, int TM, int MODE, bool LAZY>
 __device__ __forceinline__ void qs_qattn7_body(
     const float* __restrict__ q, int qRowStride, const uint8_t* __restrict__ kUpper,
     const uint8_t* __restrict__ vUpper, const qs_kv_param* __restrict__ kParams, const qs_kv_param* __restrict__ vParams,
@@ -959,7 +941,6 @@ __device__ __forceinline__ void qs_qattn7_body(
     int slots, int bufRow0, int firstQuery, int nq, int capacity, int maxGroups, int bufCapacity, int groupSize,
     float scaleLog2) {
     using namespace qs6;
-    using qs7::nib_half2;
     constexpr int NT = 1;
     constexpr int COLS = 8;
     constexpr int SLICES = GROUP / HPB;
@@ -977,24 +958,13 @@ __device__ __forceinline__ void qs_qattn7_body(
     static_assert(SMQ % 32 == 16, "smQ skew");
     constexpr int KPC = HD / 4;             // 16-byte chunks of a key group's params (4 channels' half2 each)
     constexpr int KPF = (KPC + 31) / 32;    // chunks per lane (HD 64: lanes 0..15 only)
-    constexpr bool KPRE = PF || S > 0;      // next key group's params prefetched into registers
-    constexpr bool SPLIT = (MODE & 1) != 0, KASYNC = (MODE & 2) != 0, VASYNC = (MODE & 4) != 0, FTZ = (MODE & 8) != 0;
-    // round 3: 16 = nib4 decode (bit-identical), 32 = pointer-stepped loads and a key-group counter
-    // round 3: 16 = lean unit loop (same bits): qs7::nib4 decode, loads at constant offsets from one row pointer
-    // per plane and unit, the key group by a counter instead of a division per unit
-    constexpr bool LEAN = (MODE & 16) != 0;
-    // 64 = one-query MHA launches (HPB 1, nq 1: only column 0 = lane j 0's e 0 is a query) skip the e = 1 softmax
-    // work (max, shuffles, exponentials, sums) in the quantized loop; column 0's arithmetic is unchanged
-    constexpr bool ONEQ = (MODE & 64) != 0 && HPB == 1;
-    // 128 = the value codes and params of unit u + 1 are loaded one unit ahead, m-tile by m-tile, right after unit u's
-    // value MMAs of that m-tile (its registers are dead then: no extra registers; ncu of round 2: the value params'
-    // first use was the largest remaining long-scoreboard stall)
-    constexpr bool VAHEAD = (MODE & 128) != 0;
+    static_assert((MODE & (1 | 2 | 16)) == (1 | 2 | 16) && (MODE & (4 | 64 | 128)) == 0,
+                  "version 7 runs split keys, cp.async key params and the lean loop (the other modes left the body)");
+    constexpr bool FTZ = (MODE & 8) != 0;
     // round 6: 1 << 19 = keys by qs7::nib4s (no multiplies): channels 8w + k, 8w + k + 4 of an even k decode at
     // scale 1 (1024 + n), so their query weight is fp16(q scaleLog2 s) (16x the odd k's fp16(q scaleLog2 s / 16)) and
     // their bias centre 1031.5 (odd k: 1144); per key group only. Not bit-identical to mode 27.
     constexpr bool K5 = (MODE & (1 << 19)) != 0;
-    static_assert(!K5 || LEAN, "nib4s: with the lean loop");
     // seventh session: codes as fp16 SUBNORMALS (nib4s masks without the 0x6400 exponent: slot bits 0..3 decode to
     // n 2^-24, bits 4..7 to n 2^-20; the tensor cores multiply subnormal halves exactly), so no code carries the 1024
     // offset. 1 << 22 = values: the nib4s decode (5 instructions per word instead of nib4's 7) without the offset
@@ -1003,32 +973,22 @@ __device__ __forceinline__ void qs_qattn7_body(
     // the uncentred sum q m (no unpacked query weights, no centre FFMAs), carried at 2^-24 like the codes, as are
     // the scores (SUNIT: scaled where the softmax reads them).
     constexpr bool VDN = (MODE & (1 << 22)) != 0, KDN = (MODE & (1 << 23)) != 0;
-    static_assert(!(VDN || KDN) || LEAN, "subnormal codes: with the lean loop");
     static_assert(!KDN || K5, "subnormal keys: with the nib4s key weights");
     constexpr float SUNIT = KDN ? 0x1p24f : 1.0f;  // the unit of the quantized scores
     constexpr bool SPREAD = (MODE & (1 << 24)) != 0;  // see keyGroupWeights
     static_assert(!SPREAD || KDN, "spread key weights: with the subnormal keys");
-    static_assert(!VAHEAD || (SPLIT && !VASYNC), "value lookahead: with the split keys");
-    static_assert(MODE == 0 || (S == 0 && !PF), "modes");
-    static_assert(!(KASYNC && VASYNC), "one way for the key params");
     constexpr int RB = HD / 2;              // bytes of a position's codes (one plane)
-    constexpr int KSTR = RB, VSTR = RB + 16; // smem row strides (values padded: conflict-free 8/4-byte reads)
-    constexpr int STAGE = UNIT * (KSTR + VSTR + 8);
-    constexpr int VSTAGE = UNIT * (VSTR + 8);  // VASYNC: a unit's value codes and value params
-    constexpr int PIPE = S > 0 ? WARPS * S * STAGE : VASYNC ? WARPS * 2 * VSTAGE : 0;
-    constexpr int ACCB = WARPS * COLS * SMP * 4;
     static_assert(GROUP % HPB == 0 && 8 % HPB == 0 && (HD == 64 || HD == 128), "shape");
-    static_assert(S == 0 || !PF, "the pipeline replaces register prefetch");
 
     __shared__ __align__(16) float smQ[COLS][SMQ];
     __shared__ float smMax[WARPS][COLS];
     __shared__ float smSum[WARPS][COLS];
-    __shared__ __align__(16) uint8_t smRaw[PIPE > ACCB ? PIPE : ACCB];  // the pipeline, then the merge
+    __shared__ __align__(16) uint8_t smRaw[WARPS * COLS * SMP * 4];  // the merge's partial sums
     auto& smAcc = *reinterpret_cast<float (*)[WARPS][COLS][SMP]>(smRaw);
     // a group's params as thread j's HD/16 chunks (its HD/4 channels) then one chunk of skew: the 8-byte reads of the
     // 4 lanes j of a row hit distinct banks
     constexpr int KPB = HD / 16 + 1;
-    __shared__ __align__(16) uint4 smKP[KPRE ? WARPS : KASYNC || VASYNC ? 2 * WARPS : 1][4 * KPB];
+    __shared__ __align__(16) uint4 smKP[2 * WARPS][4 * KPB];
 
     const int slice = blockIdx.x % SLICES;
     const int kvHead = blockIdx.y;
@@ -1067,16 +1027,14 @@ __device__ __forceinline__ void qs_qattn7_body(
         for (int s = 0; s < KS; ++s) bq[nt][s][0] = bq[nt][s][1] = 0u;
     }
 
-    const bool oneq = ONEQ && nq == 1;  // block-uniform
     // sUnit: the scores' unit (KDN's quantized scores are held at 2^-24: a positive power of two keeps the max's
     // argument, so max(s) * sUnit and the exponentials' fmaf(s, sUnit, -max) round exactly as on scaled scores)
-    auto rescale = [&](auto& s, bool skipOdd, float sUnit) {
+    auto rescale = [&](auto& s, float sUnit) {
         constexpr int T = sizeof(s) / sizeof(s[0]);
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt) {
 #pragma unroll
             for (int e = 0; e < 2; ++e) {
-                if (e == 1 && skipOdd) continue;  // uniform
                 float m = fmaxf(s[0][nt][e], s[0][nt][2 + e]);
 #pragma unroll
                 for (int t = 1; t < T; ++t) m = fmaxf(m, fmaxf(s[t][nt][e], s[t][nt][2 + e]));
@@ -1179,97 +1137,40 @@ __device__ __forceinline__ void qs_qattn7_body(
             uint32_t ku[TM][2][KW], vu[TM][4][VW];
             qs_kv_param vp[TM][2];  // converted at their use, so a load in flight is not waited for early
         };
-        // LEAN: row pointers of this thread's first row (g, 2j, g): one 64-bit multiply-add per unit and plane,
-        // every load of the unit a constant offset from it
+        // row pointers of this thread's first row (g, 2j, g): one 64-bit multiply-add per unit and plane, every load
+        // of the unit a constant offset from it
         const uint8_t* kUg = kUr + g * RB;
         const uint8_t* vUj = vUr + 2 * j * RB;
         const qs_kv_param* vPg = vP + g;
         auto loadKeys = [&](Loads& L, int p0) {
-            if constexpr (LEAN) {
-                const uint8_t* b = kUg + (size_t)p0 * RB;
-#pragma unroll
-                for (int mt = 0; mt < TM; ++mt)
-#pragma unroll
-                    for (int r = 0; r < 2; ++r) load_words<KW, STREAM>(b + (16 * mt + 8 * r) * RB, L.ku[mt][r]);
-                return;
-            }
+            const uint8_t* b = kUg + (size_t)p0 * RB;
 #pragma unroll
             for (int mt = 0; mt < TM; ++mt)
 #pragma unroll
-                for (int r = 0; r < 2; ++r)
-                    load_words<KW, STREAM>(kUr + (size_t)(p0 + 16 * mt + g + 8 * r) * (HD / 2), L.ku[mt][r]);
+                for (int r = 0; r < 2; ++r) load_words<KW, STREAM>(b + (16 * mt + 8 * r) * RB, L.ku[mt][r]);
         };
-        auto loadValuesMt = [&](Loads& L, int p0, int mt) {
-            if constexpr (LEAN) {
-                const uint8_t* b = vUj + (size_t)p0 * RB;
-                const qs_kv_param* bp = vPg + p0;
+        auto loadValues = [&](Loads& L, int p0) {
+            const uint8_t* b = vUj + (size_t)p0 * RB;
+            const qs_kv_param* bp = vPg + p0;
+#pragma unroll
+            for (int mt = 0; mt < TM; ++mt) {
 #pragma unroll
                 for (int r = 0; r < 2; ++r) L.vp[mt][r] = __ldg(bp + 16 * mt + 8 * r);
 #pragma unroll
                 for (int i = 0; i < 4; ++i)
                     load_words<VW, STREAM>(b + (16 * mt + (i & 1) + 8 * (i >> 1)) * RB, L.vu[mt][i]);
-                return;
-            }
-#pragma unroll
-            for (int r = 0; r < 2; ++r) L.vp[mt][r] = __ldg(vP + p0 + 16 * mt + g + 8 * r);
-#pragma unroll
-            for (int i = 0; i < 4; ++i) {
-                const size_t pos = p0 + 16 * mt + 2 * j + (i & 1) + 8 * (i >> 1);
-                load_words<VW, STREAM>(vUr + pos * (HD / 2), L.vu[mt][i]);
-            }
-        };
-        auto loadValues = [&](Loads& L, int p0) {
-            if constexpr (LEAN) {
-#pragma unroll
-                for (int mt = 0; mt < TM; ++mt) loadValuesMt(L, p0, mt);
-                return;
-            }
-#pragma unroll
-            for (int mt = 0; mt < TM; ++mt) {
-#pragma unroll
-                for (int r = 0; r < 2; ++r) L.vp[mt][r] = __ldg(vP + p0 + 16 * mt + g + 8 * r);
-#pragma unroll
-                for (int i = 0; i < 4; ++i) {
-                    const size_t pos = p0 + 16 * mt + 2 * j + (i & 1) + 8 * (i >> 1);
-                    load_words<VW, STREAM>(vUr + pos * (HD / 2), L.vu[mt][i]);
-                }
             }
         };
         const uint32_t magic = 0x64006400u;
-        auto loadUnit = [&](Loads& L, int p0) {
-#pragma unroll
-            for (int mt = 0; mt < TM; ++mt) {
-#pragma unroll
-                for (int r = 0; r < 2; ++r) {
-                    const size_t pos = p0 + 16 * mt + g + 8 * r;
-                    load_words<KW, STREAM>(kUr + pos * (HD / 2), L.ku[mt][r]);
-                    L.vp[mt][r] = __ldg(vP + pos);
-                }
-#pragma unroll
-                for (int i = 0; i < 4; ++i) {
-                    const size_t pos = p0 + 16 * mt + 2 * j + (i & 1) + 8 * (i >> 1);
-                    load_words<VW, STREAM>(vUr + pos * (HD / 2), L.vu[mt][i]);
-                }
-            }
-        };
         const uint4* kpAll = reinterpret_cast<const uint4*>(kParams + (size_t)kvHead * maxGroups * HD);  // chunks
-        uint4 kpre[KPF];
-        if (KPRE && u0 < u1) {
-            const int g0 = (qStart + u0 * UNIT) / groupSize;
-#pragma unroll
-            for (int i = 0; i < KPF; ++i)
-                if (i * 32 + lane < KPC) kpre[i] = __ldg(kpAll + (size_t)g0 * KPC + i * 32 + lane);
-        }
         Loads cur;
-        if (PF && u0 < u1) loadUnit(cur, qStart + u0 * UNIT);
-        if (SPLIT && u0 < u1) loadKeys(cur, qStart + u0 * UNIT);
-        if (VAHEAD && u0 < u1) loadValues(cur, qStart + u0 * UNIT);
-        // LEAN: the unit's key group by a counter (no division per unit): grpL, positions left in it leftL
+        if (u0 < u1) loadKeys(cur, qStart + u0 * UNIT);
+        // the unit's key group by a counter (no division per unit): grpL, positions left in it leftL
         int grpL = (qStart + u0 * UNIT) / groupSize;
         int leftL = groupSize - (qStart + u0 * UNIT - grpL * groupSize);
-        // KASYNC: group gr's params go to smKP[2 * warp + (gr & 1)], lane: 16-byte chunk lane (HD 64: lanes < 16; skewed
-        // as the KPRE copy); the first two groups now, group gr + 2 once group gr's have been read; only groups the
-        // warp's units reach (a short run must not read more params than before)
+        // key params: group gr's go to smKP[2 * warp + (gr & 1)], lane: 16-byte chunk lane (HD 64: lanes < 16; skewed:
+        // thread j's HD/16 chunks, then one of skew); the first two groups now, group gr + 2 once group gr's have been
+        // read; only groups the warp's units reach (a short run must not read more params than before)
         const int pEnd = qStart + u1 * UNIT;
         auto kpAsync = [&](int gr) {
             if (gr * groupSize < pEnd) {
@@ -1282,149 +1183,29 @@ __device__ __forceinline__ void qs_qattn7_body(
             }
             qs7::cp_commit();
         };
-        if (KASYNC && u0 < u1) {
+        if (u0 < u1) {
             const int g0 = (qStart + u0 * UNIT) / groupSize;
             kpAsync(g0);
             kpAsync(g0 + 1);
         }
-        // VASYNC: unit u's stage is smRaw + (2 * warp + ((u - u0) & 1)) * VSTAGE: UNIT rows of VSTR bytes (value
-        // codes), then UNIT half2 (value params; the stage keeps room for 8 bytes each); with the key params of the
-        // unit's group when it starts one (or is the warp's first unit), into smKP[2 * warp + (group & 1)]
-        auto vStage = [&](int u) { return smRaw + (2 * warp + ((u - u0) & 1)) * VSTAGE; };
-        auto issueStage = [&](int u) {
-            const int p0 = qStart + u * UNIT;
-            uint8_t* sb = vStage(u);
-            constexpr int CPR = RB / 16, NCH = UNIT * CPR;
-            static_assert(NCH % 32 == 0, "chunks");
-#pragma unroll
-            for (int i = 0; i < NCH / 32; ++i) {
-                const int c = lane + 32 * i, row = c / CPR, col = c % CPR;
-                qs7::cp16(sb + row * VSTR + col * 16, vUpper + (rowBase + p0 + row) * RB + col * 16);
-            }
-            if (lane < UNIT / 4) qs7::cp16(sb + UNIT * VSTR + lane * 16, vP + p0 + 4 * lane);
-            if (u == u0 || p0 % groupSize == 0) {
-                const int gr = p0 / groupSize;
-#pragma unroll
-                for (int i = 0; i < KPF; ++i) {
-                    const int e = i * 32 + lane;
-                    if (e < KPC)
-                        qs7::cp16(&smKP[2 * warp + (gr & 1)][(e / (HD / 16)) * KPB + e % (HD / 16)], kpAll + (size_t)gr * KPC + e);
-                }
-            }
-        };
-        if (VASYNC && u0 < u1) {
-            issueStage(u0);
-            qs7::cp_commit();
-        }
-        // pipeline (S > 0): unit u of the warp goes to stage (u - u0) % S
-        uint8_t* const myStages = smRaw + (S > 0 ? warp * S * STAGE : 0);
-        auto issue = [&](int u, int st) {
-            const int p0 = qStart + u * UNIT;
-            uint8_t* sb = myStages + st * STAGE;
-            constexpr int CPR = RB / 16, NCH = UNIT * CPR;
-            static_assert(NCH % 32 == 0, "chunks");
-#pragma unroll
-            for (int i = 0; i < NCH / 32; ++i) {
-                const int c = lane + 32 * i, row = c / CPR, col = c % CPR;
-                const size_t src = (rowBase + p0 + row) * RB + col * 16;
-                qs7::cp16(sb + row * KSTR + col * 16, kUpper + src);
-                qs7::cp16(sb + UNIT * KSTR + row * VSTR + col * 16, vUpper + src);
-            }
-            if (lane < UNIT / 4) qs7::cp16(sb + UNIT * (KSTR + VSTR) + lane * 16, vP + p0 + 4 * lane);
-        };
-        if constexpr (S > 0) {
-#pragma unroll
-            for (int st = 0; st < S - 1; ++st) {
-                if (u0 + st < u1) issue(u0 + st, st);
-                qs7::cp_commit();
-            }
-        }
-        int curGroup = -1;
         for (int u = u0; u < u1; ++u) {
             const int p0 = qStart + u * UNIT;
-            Loads nxt;
-            if constexpr (S > 0) {
-                if (u + S - 1 < u1) issue(u + S - 1, (u - u0 + S - 1) % S);
-                qs7::cp_commit();
-                qs7::cp_wait<S - 1>();
-                __syncwarp();
-                const uint8_t* sb = myStages + ((u - u0) % S) * STAGE;
-#pragma unroll
-                for (int mt = 0; mt < TM; ++mt) {
-#pragma unroll
-                    for (int r = 0; r < 2; ++r) {
-                        const int row = 16 * mt + g + 8 * r;
-                        qs7::lds_words<KW>(sb + row * KSTR + j * (HD / 8), cur.ku[mt][r]);
-                        cur.vp[mt][r] = *reinterpret_cast<const qs_kv_param*>(sb + UNIT * (KSTR + VSTR) + row * 4);
-                    }
-#pragma unroll
-                    for (int i = 0; i < 4; ++i) {
-                        const int row = 16 * mt + 2 * j + (i & 1) + 8 * (i >> 1);
-                        qs7::lds_words<VW>(sb + UNIT * KSTR + row * VSTR + g * (HD / 16), cur.vu[mt][i]);
-                    }
-                }
-                __syncwarp();  // every lane has its registers: the stage may be refilled
-            } else if constexpr (PF) {
-                if (u + 1 < u1) loadUnit(nxt, p0 + UNIT);
-            } else if constexpr (VASYNC) {
-                __syncwarp();  // every lane is done with unit u - 1's stage: it takes unit u + 1
-                if (u + 1 < u1) issueStage(u + 1);
-                qs7::cp_commit();
-                qs7::cp_wait<1>();  // unit u's stage (and its group's key params) landed
-                __syncwarp();
-                if constexpr (!SPLIT) loadKeys(cur, p0);
-            } else if constexpr (SPLIT) {
-                if constexpr (VAHEAD) {
-                    // this unit's values came one unit ahead
-                } else {
-                    loadValues(cur, p0);  // the keys came one unit ahead
-                }
-            } else {
-                loadUnit(cur, p0);
-            }
+            loadValues(cur, p0);  // the keys came one unit ahead
             auto& ku = cur.ku;
             auto& vu = cur.vu;
             auto& vp = cur.vp;
-            int grp;
-            bool newGroup;
-            if constexpr (LEAN) {
-                newGroup = u == u0 || leftL == 0;
-                if (leftL == 0) {
-                    ++grpL;
-                    leftL = groupSize;
-                }
-                leftL -= UNIT;
-                grp = grpL;
-            } else {
-                grp = p0 / groupSize;
-                newGroup = grp != curGroup;
+            const bool newGroup = u == u0 || leftL == 0;
+            if (leftL == 0) {
+                ++grpL;
+                leftL = groupSize;
             }
+            leftL -= UNIT;
+            const int grp = grpL;
             if (newGroup) {
-                curGroup = grp;
-                const uint2* kp;  // thread j's channels j HD/4 .. as 8-byte words of two half2 (s, m)
-                if constexpr (VASYNC) {
-                    kp = reinterpret_cast<const uint2*>(&smKP[2 * warp + (grp & 1)][j * KPB]);
-                } else if constexpr (KASYNC) {
-                    qs7::cp_wait<1>();  // this group's copy (the most recent one is the next group's)
-                    __syncwarp();
-                    kp = reinterpret_cast<const uint2*>(&smKP[2 * warp + (grp & 1)][j * KPB]);
-                } else if constexpr (KPRE) {
-                    __syncwarp();
-#pragma unroll
-                    for (int i = 0; i < KPF; ++i) {
-                        const int e = i * 32 + lane;
-                        if (e < KPC) smKP[warp][(e / (HD / 16)) * KPB + e % (HD / 16)] = kpre[i];
-                    }
-                    __syncwarp();
-                    if (grp + 1 < maxGroups) {
-#pragma unroll
-                        for (int i = 0; i < KPF; ++i)
-                            if (i * 32 + lane < KPC) kpre[i] = __ldg(kpAll + (size_t)(grp + 1) * KPC + i * 32 + lane);
-                    }
-                    kp = reinterpret_cast<const uint2*>(&smKP[warp][j * KPB]);
-                } else {
-                    kp = reinterpret_cast<const uint2*>(kpAll + (size_t)grp * KPC + j * (HD / 16));
-                }
+                qs7::cp_wait<1>();  // this group's copy (the most recent one is the next group's)
+                __syncwarp();
+                // thread j's channels j HD/4 .. as 8-byte words of two half2 (s, m)
+                const uint2* kp = reinterpret_cast<const uint2*>(&smKP[2 * warp + (grp & 1)][j * KPB]);
                 if constexpr (KDN) {
                     keyGroupWeights(kp);
                 } else {
@@ -1437,7 +1218,7 @@ __device__ __forceinline__ void qs_qattn7_body(
 #pragma unroll
                     for (int i = 0; i < 4; ++i) {
                         // channels 8w+2i, 8w+2i+1
-                        const float4 p = qs_kv_param_pair(KPRE || KASYNC || VASYNC ? kp[4 * w + i] : __ldg(kp + 4 * w + i));
+                        const float4 p = qs_kv_param_pair(kp[4 * w + i]);
                         sc[2 * i] = K5 ? p.x : p.x * 0.0625f;  // K5: channel 8w + 2i has an even k
                         off[2 * i] = KDN ? p.y : fmaf(7.5f, p.x, p.y);
                         sc[2 * i + 1] = p.z * 0.0625f;
@@ -1480,10 +1261,8 @@ __device__ __forceinline__ void qs_qattn7_body(
                     bias[nt][1] = __shfl_sync(QS_FULL_MASK, b, 8 * j + 4);
                 }
                 }
-                if constexpr (KASYNC) {
-                    __syncwarp();  // every lane has read this group's buffer: it takes group grp + 2
-                    kpAsync(grp + 2);
-                }
+                __syncwarp();  // every lane has read this group's buffer: it takes group grp + 2
+                kpAsync(grp + 2);
             }
             // ---- scores
             float s[TM][NT][4];
@@ -1495,7 +1274,7 @@ __device__ __forceinline__ void qs_qattn7_body(
                     s[mt][nt][1] = s[mt][nt][3] = bias[nt][1];
                 }
 #pragma unroll
-                for (int w = 0; w < KW && LEAN; ++w) {
+                for (int w = 0; w < KW; ++w) {
                     uint32_t r0[4], r8[4];
                     if constexpr (K5) {
                         qs7::nib4s(ku[mt][0][w], KDN ? 0u : magic, r0);
@@ -1510,39 +1289,10 @@ __device__ __forceinline__ void qs_qattn7_body(
                         mma16816(s[mt][nt], r0[2], r8[2], r0[3], r8[3], bq[nt][2 * w + 1][0], bq[nt][2 * w + 1][1]);
                     }
                 }
-#pragma unroll
-                for (int w = 0; w < KW && !LEAN; ++w) {
-                    const uint32_t x0 = ku[mt][0][w], x8 = ku[mt][1][w];
-                    const uint32_t r00 = nib_half2<0>(x0), r01 = nib_half2<1>(x0), r02 = nib_half2<2>(x0),
-                                   r03 = nib_half2<3>(x0);
-                    const uint32_t r80 = nib_half2<0>(x8), r81 = nib_half2<1>(x8), r82 = nib_half2<2>(x8),
-                                   r83 = nib_half2<3>(x8);
-#pragma unroll
-                    for (int nt = 0; nt < NT; ++nt) {
-                        mma16816(s[mt][nt], r00, r80, r01, r81, bq[nt][2 * w][0], bq[nt][2 * w][1]);
-                        mma16816(s[mt][nt], r02, r82, r03, r83, bq[nt][2 * w + 1][0], bq[nt][2 * w + 1][1]);
-                    }
-                }
             }
-            if constexpr (SPLIT) {
-                // ku is dead: the next unit's keys fly during this unit's value phase
-                if (u + 1 < u1) loadKeys(cur, p0 + UNIT);
-            }
-            rescale(s, oneq, SUNIT);
-            if constexpr (VASYNC) {  // this unit's values from its stage (row strides as the S pipeline: conflict-free)
-                const uint8_t* sb = vStage(u);
-#pragma unroll
-                for (int mt = 0; mt < TM; ++mt) {
-#pragma unroll
-                    for (int r = 0; r < 2; ++r)
-                        cur.vp[mt][r] = *reinterpret_cast<const qs_kv_param*>(sb + UNIT * VSTR + (16 * mt + g + 8 * r) * 4);
-#pragma unroll
-                    for (int i = 0; i < 4; ++i) {
-                        const int row = 16 * mt + 2 * j + (i & 1) + 8 * (i >> 1);
-                        qs7::lds_words<VW>(sb + row * VSTR + g * (HD / 16), cur.vu[mt][i]);
-                    }
-                }
-            }
+            // ku is dead: the next unit's keys fly during this unit's value phase
+            if (u + 1 < u1) loadKeys(cur, p0 + UNIT);
+            rescale(s, SUNIT);
             // ---- probabilities (value scale folded in) and O^T += V^T P^T
 #pragma unroll
             for (int mt = 0; mt < TM; ++mt) {
@@ -1555,15 +1305,6 @@ __device__ __forceinline__ void qs_qattn7_body(
                         const float vs = VDN ? vpf.x : vpf.x * 0.0625f;
                         const float voff = fmaf(7.5f, vpf.x, vpf.y);
                         constexpr float VCEN = VDN ? -7.5f : -1144.0f;  // the codes' centre in units of P
-                        if (oneq) {  // column 2j + 1 is no query: P = 0 there, its sums untouched
-                            const float p0 = qs7::ex2<FTZ>(fmaf(s[mt][nt][2 * r], SUNIT, -runMax[nt][0]));
-                            runSum[nt][0] += p0;
-                            const uint32_t h = pack_half2(p0 * vs, 0.0f);
-                            const float2 f = unpack_half2(h);
-                            base[nt][0] = fmaf(p0, voff, fmaf(VCEN, f.x, base[nt][0]));
-                            bp[nt][r] = movtrans(h);
-                            continue;
-                        }
                         float p[2], pp[2];
 #pragma unroll
                         for (int e = 0; e < 2; ++e) {
@@ -1585,36 +1326,22 @@ __device__ __forceinline__ void qs_qattn7_body(
                     const uint32_t AH = __byte_perm(vu[mt][0][w], vu[mt][1][w], 0x7632);
                     const uint32_t BL = __byte_perm(vu[mt][2][w], vu[mt][3][w], 0x5410);
                     const uint32_t BH = __byte_perm(vu[mt][2][w], vu[mt][3][w], 0x7632);
-                    if constexpr (LEAN) {
-                        uint32_t al[4], ah[4], bl[4], bh[4];
-                        if constexpr (VDN) {  // rows g: slots 0 / 2 (n 2^-24), rows g + 8: slots 1 / 3 (n 2^-20)
-                            qs7::nib4s(AL, 0u, al);
-                            qs7::nib4s(BL, 0u, bl);
-                            qs7::nib4s(AH, 0u, ah);
-                            qs7::nib4s(BH, 0u, bh);
-                        } else {
-                            qs7::nib4(AL, magic, al);
-                            qs7::nib4(BL, magic, bl);
-                            qs7::nib4(AH, magic, ah);
-                            qs7::nib4(BH, magic, bh);
-                        }
-                        const uint32_t a[4][4] = {{al[0], al[1], bl[0], bl[1]},
-                                                  {al[2], al[3], bl[2], bl[3]},
-                                                  {ah[0], ah[1], bh[0], bh[1]},
-                                                  {ah[2], ah[3], bh[2], bh[3]}};
-#pragma unroll
-                        for (int mm = 0; mm < 4; ++mm)
-#pragma unroll
-                            for (int nt = 0; nt < NT; ++nt)
-                                mma16816(acc[4 * w + mm][nt], a[mm][0], a[mm][1], a[mm][2], a[mm][3], bp[nt][0],
-                                         bp[nt][1]);
-                        continue;
+                    uint32_t al[4], ah[4], bl[4], bh[4];
+                    if constexpr (VDN) {  // rows g: slots 0 / 2 (n 2^-24), rows g + 8: slots 1 / 3 (n 2^-20)
+                        qs7::nib4s(AL, 0u, al);
+                        qs7::nib4s(BL, 0u, bl);
+                        qs7::nib4s(AH, 0u, ah);
+                        qs7::nib4s(BH, 0u, bh);
+                    } else {
+                        qs7::nib4(AL, magic, al);
+                        qs7::nib4(BL, magic, bl);
+                        qs7::nib4(AH, magic, ah);
+                        qs7::nib4(BH, magic, bh);
                     }
-                    const uint32_t a[4][4] = {
-                        {nib_half2<0>(AL), nib_half2<1>(AL), nib_half2<0>(BL), nib_half2<1>(BL)},
-                        {nib_half2<2>(AL), nib_half2<3>(AL), nib_half2<2>(BL), nib_half2<3>(BL)},
-                        {nib_half2<0>(AH), nib_half2<1>(AH), nib_half2<0>(BH), nib_half2<1>(BH)},
-                        {nib_half2<2>(AH), nib_half2<3>(AH), nib_half2<2>(BH), nib_half2<3>(BH)}};
+                    const uint32_t a[4][4] = {{al[0], al[1], bl[0], bl[1]},
+                                              {al[2], al[3], bl[2], bl[3]},
+                                              {ah[0], ah[1], bh[0], bh[1]},
+                                              {ah[2], ah[3], bh[2], bh[3]}};
 #pragma unroll
                     for (int mm = 0; mm < 4; ++mm)
 #pragma unroll
@@ -1622,13 +1349,9 @@ __device__ __forceinline__ void qs_qattn7_body(
                             mma16816(acc[4 * w + mm][nt], a[mm][0], a[mm][1], a[mm][2], a[mm][3], bp[nt][0],
                                      bp[nt][1]);
                 }
-                if constexpr (VAHEAD) {
-                    if (u + 1 < u1) loadValuesMt(cur, p0 + UNIT, mt);
-                }
             }
-            if constexpr (PF) cur = nxt;
         }
-        if constexpr (KASYNC || VASYNC) qs7::cp_wait<0>();  // no copy into shared memory outlives the loop
+        qs7::cp_wait<0>();  // no copy into shared memory outlives the loop
     } else if (u0 < u1) {
         // ---- the fp16 buffer (as version 6): natural channel order, query weights = q * scaleLog2
 #pragma unroll
@@ -1672,7 +1395,7 @@ __device__ __forceinline__ void qs_qattn7_body(
                     if (qi >= nq || row > lastVisible + qi) s[0][nt][i] = -INFINITY;
                 }
             }
-            rescale(s, false, 1.0f);
+            rescale(s, 1.0f);
             uint32_t bp[NT][2];
 #pragma unroll
             for (int nt = 0; nt < NT; ++nt) {
@@ -1700,7 +1423,6 @@ __device__ __forceinline__ void qs_qattn7_body(
     }
 
     // ---- merge the 4 warps (the value offsets join the accumulators) and write the partials
-    if constexpr (S > 0 || VASYNC) __syncthreads();  // smAcc aliases the warps' pipeline stages
 #pragma unroll
     for (int nt = 0; nt < NT; ++nt) {
 #pragma unroll
@@ -1768,7 +1490,7 @@ __device__ __forceinline__ void qs_qattn7_body(
 //     ((maxChunks + 1) * G/HPB, nKvHeads); chunk c < maxChunks is the c-th chunk of the host split of header[1]
 //     (neutral partial when empty), chunk maxChunks the buffer. Partials [nq * nHeads][maxChunks + 1][HD], merged by
 //     qs_attn_combine(..., numChunks = maxChunks + 1, headDim, nullptr, 0) over nq * nHeads rows.
-#define QS_QATTN7_DEF(HD, G, HPB, TM, PF, S, MINB, HNAME, GNAME, MODE, LAZY)                                                                \
+#define QS_QATTN7_DEF(HD, G, HPB, TM, MINB, HNAME, GNAME, MODE, LAZY)                                                                       \
     extern "C" __global__ void __launch_bounds__(qs6::THREADS, MINB) HNAME(\
         const float* __restrict__ q, const uint8_t* __restrict__ kUpper, const uint8_t* __restrict__ kLower,   \
         const uint8_t* __restrict__ vUpper, const uint8_t* __restrict__ vLower,                               \
@@ -1788,7 +1510,7 @@ __device__ __forceinline__ void qs_qattn7_body(
             bufRow0 = bufLen - queries - firstQuery;                                                          \
         }                                                                                                     \
         const int qs = min(chunk * chunkLen, quantized);                                                      \
-        qs_qattn7_body<HD, G, HPB, TM, PF, S, MODE, LAZY>(q, qRowStride, kUpper, vUpper, kParams, vParams, bufK, bufV,       \
+        qs_qattn7_body<HD, G, HPB, TM, MODE, LAZY>(q, qRowStride, kUpper, vUpper, kParams, vParams, bufK, bufV,              \
                                            partialAcc, partialMax, partialSum, chunk == numChunks - 1, qs,    \
                                            min(qs + chunkLen, quantized), chunk, numChunks, bufRow0,          \
                                            firstQuery, queries, capacity, maxGroups, bufCapacity, groupSize,  \
@@ -1807,34 +1529,28 @@ __device__ __forceinline__ void qs_qattn7_body(
         const int quantized = header[1];                                                                      \
         const int chunkLen = qs6_chunk_len(quantized, maxChunks, groupSize);                                  \
         const int qs = min(chunk * chunkLen, quantized);                                                      \
-        qs_qattn7_body<HD, G, HPB, TM, PF, S, MODE, LAZY>(q, qRowStride, kUpper, vUpper, kParams, vParams, bufK, bufV,       \
+        qs_qattn7_body<HD, G, HPB, TM, MODE, LAZY>(q, qRowStride, kUpper, vUpper, kParams, vParams, bufK, bufV,              \
                                            partialAcc, partialMax, partialSum, chunk == maxChunks, qs,        \
                                            min(qs + chunkLen, quantized), chunk, maxChunks + 1, header[2],    \
                                            firstQuery, nq, capacity, maxGroups, bufCapacity, groupSize,       \
                                            scaleLog2);                                                        \
     }
-// Round 2: the f0 entries (the engine's names) run qs7::DEFAULT_MODE with lazy rescaling (f1: the register prefetch of
-// round 1, lazy rescaling too).
-#define QS_QATTN7_ENTRIES(HD, G, HPB, TM, PF, MINB)                                                                \
-    QS_QATTN7_DEF(HD, G, HPB, TM, PF, 0, MINB, qs_qattn7_b4_h##HD##_g##G##_p##HPB##_q1_t##TM##_f##PF##_b##MINB,    \
-                  qs_qattn7g_b4_h##HD##_g##G##_p##HPB##_t##TM##_f##PF##_b##MINB, (PF) ? 0 : qs7::DEFAULT_MODE, true)
-// explicit MODE M (bits: 1 split-phase key loads, 2 key params by cp.async, 4 values + params by cp.async, 8 flushed
-// exponentials) and lazy rescaling Z (0/1), PF = 0:
+// The f0 entries (the engine's names; "f0": no register prefetch, the only kind left) run qs7::DEFAULT_MODE with lazy
+// rescaling.
+#define QS_QATTN7_ENTRIES(HD, G, HPB, TM, MINB)                                                                    \
+    QS_QATTN7_DEF(HD, G, HPB, TM, MINB, qs_qattn7_b4_h##HD##_g##G##_p##HPB##_q1_t##TM##_f0_b##MINB,                \
+                  qs_qattn7g_b4_h##HD##_g##G##_p##HPB##_t##TM##_f0_b##MINB, qs7::DEFAULT_MODE, true)
+// explicit MODE M (the decode variants of the rounds; every M has the bits 1 | 2 | 16) and lazy rescaling Z (0/1):
 // qs_qattn7_b4_h{HD}_g{G}_p{HPB}_q1_t{TM}_m{M}z{Z}_b{MINB} / qs_qattn7g_b4_h.._t{TM}_m{M}z{Z}_b{MINB}
 #define QS_QATTN7M_ENTRIES(HD, G, HPB, TM, M, Z, MINB)                                                             \
-    QS_QATTN7_DEF(HD, G, HPB, TM, 0, 0, MINB, qs_qattn7_b4_h##HD##_g##G##_p##HPB##_q1_t##TM##_m##M##z##Z##_b##MINB, \
+    QS_QATTN7_DEF(HD, G, HPB, TM, MINB, qs_qattn7_b4_h##HD##_g##G##_p##HPB##_q1_t##TM##_m##M##z##Z##_b##MINB,      \
                   qs_qattn7g_b4_h##HD##_g##G##_p##HPB##_t##TM##_m##M##z##Z##_b##MINB, M, Z)
-// the cp.async pipeline variants: qs_qattn7_b4_h{HD}_g{G}_p{HPB}_q1_t{TM}_s{S}_b{MINB} / qs_qattn7g_b4_h.._t{TM}_s{S}_b{MINB}
-#define QS_QATTN7S_ENTRIES(HD, G, HPB, TM, S, MINB)                                                                \
-    QS_QATTN7_DEF(HD, G, HPB, TM, 0, S, MINB, qs_qattn7_b4_h##HD##_g##G##_p##HPB##_q1_t##TM##_s##S##_b##MINB,      \
-                  qs_qattn7g_b4_h##HD##_g##G##_p##HPB##_t##TM##_s##S##_b##MINB, 0, false)
 
-// Defaults (measured: bench-results/h200-2026-11-29-mma-draft.md, round 2: h200-2026-11-29-mma-draft-round2.md). The
-// other variants that were timed (t1, t4, f1, 3 blocks/SM, the cp.async pipeline _s{S}, the modes _m{M}z{Z}) are
-// instantiated by mma-harness/mma7_harness.cu only.
-QS_QATTN7_ENTRIES(128, 1, 1, 2, 0, 4)
-QS_QATTN7_ENTRIES(128, 4, 4, 2, 0, 4)
-QS_QATTN7_ENTRIES(128, 2, 2, 2, 0, 4)
-QS_QATTN7_ENTRIES(64, 1, 1, 2, 0, 4)
-QS_QATTN7_ENTRIES(64, 2, 2, 2, 0, 4)
-QS_QATTN7_ENTRIES(64, 4, 4, 2, 0, 4)
+// Defaults (measured: bench-results/h200-2026-11-29-mma-draft*.md and QUANTKV-NOTES rounds 1-8). The decode variants
+// the rounds compared are instantiated by mma-harness/mma9_harness.cu.
+QS_QATTN7_ENTRIES(128, 1, 1, 2, 4)
+QS_QATTN7_ENTRIES(128, 4, 4, 2, 4)
+QS_QATTN7_ENTRIES(128, 2, 2, 2, 4)
+QS_QATTN7_ENTRIES(64, 1, 1, 2, 4)
+QS_QATTN7_ENTRIES(64, 2, 2, 2, 4)
+QS_QATTN7_ENTRIES(64, 4, 4, 2, 4)
